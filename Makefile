@@ -1,0 +1,38 @@
+# DAISEE — every target bootstraps what it needs (tools/bootstrap is idempotent and quick when done).
+SHELL := /bin/bash
+export SOLCX_BINARY_PATH := $(CURDIR)/tools/solc
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/.venv/bin:$(PATH)
+export PYTHONPATH := $(CURDIR)
+NODE_URL ?= http://127.0.0.1:8545
+ARGS ?=
+
+.PHONY: bootstrap test test-foundry deploy node node-stop bench clean
+
+bootstrap:
+	@tools/bootstrap
+
+## All tests: contracts on the in-process chain, services and end-to-end against real anvil nodes.
+test: bootstrap
+	ape test tests $(ARGS)
+
+## The contract suite again on a real anvil, with the gas report.
+test-foundry: bootstrap
+	ape test tests/contracts --network ethereum:local:foundry --gas $(ARGS)
+
+## Start a local anvil (the embedded default chain) in the background; state kept in .daisee/.
+node: bootstrap
+	@tools/node start
+
+node-stop:
+	@tools/node stop
+
+## Deploy token + exchange to the local anvil (started if needed) and print the addresses.
+deploy: node
+	APE_FOUNDRY_HOST=$(NODE_URL) ape run deploy --network ethereum:local:foundry $(ARGS)
+
+## Every benchmark in bench/, printed as one table of figures against their targets.
+bench: bootstrap
+	python -m bench $(ARGS)
+
+clean:
+	rm -rf .build contracts/.cache .daisee test-artifacts bench/results

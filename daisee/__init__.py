@@ -1,0 +1,1 @@
+"""Shared chain access and configuration for the DAISEE services (oracle, relay, viewer)."""

@@ -1,0 +1,289 @@
+"""Chain access shared by the services: deployment file, web3 connection, signer, event reader.
+
+The services talk plain JSON-RPC (web3.py) to whatever node the deployment names, the way a Pi
+talks to its PoA node; Ape is used to build, test and deploy, not at run time on the Pi.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from pydantic import BaseModel
+from web3 import Web3
+from web3.contract import Contract
+
+from daisee.config import ChainSettings
+
+
+class Deployment(BaseModel):
+    """What `ape run deploy` writes to deployments/<network>.json."""
+
+    network: str
+    chain_id: int
+    deployed_block: int
+    token: str
+    exchange: str
+    abi: dict[str, list[dict[str, Any]]]
+
+    @classmethod
+    def load(cls, path: Path | str) -> "Deployment":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no deployment at {path}: run `make deploy` (ape run deploy) first")
+        return cls.model_validate_json(path.read_text())
+
+    def save(self, path: Path | str) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(self.model_dump_json(indent=2))
+        tmp.replace(path)
+
+
+def connect(settings: ChainSettings) -> Web3:
+    return Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": settings.request_timeout}))
+
+
+@dataclass(frozen=True)
+class Community:
+    """The two deployed contracts, bound to a web3 connection."""
+
+    w3: Web3
+    deployment: Deployment
+    token: Contract
+    exchange: Contract
+
+    @classmethod
+    def open(cls, settings: ChainSettings, w3: Web3 | None = None) -> "Community":
+        deployment = Deployment.load(settings.deployment)
+        w3 = w3 or connect(settings)
+        return cls(
+            w3=w3,
+            deployment=deployment,
+            token=w3.eth.contract(address=Web3.to_checksum_address(deployment.token), abi=deployment.abi["EnergyToken"]),
+            exchange=w3.eth.contract(
+                address=Web3.to_checksum_address(deployment.exchange), abi=deployment.abi["EnergyExchange"]
+            ),
+        )
+
+
+# ------------------------------------------------------------------------------------ keys
+
+
+def ape_data_folder() -> Path:
+    return Path(os.environ.get("APE_DATA_FOLDER", Path.home() / ".ape"))
+
+
+def load_signer(alias: str, passphrase_file: Path | None = None) -> LocalAccount:
+    """Decrypt the ape keyfile `alias` (as made by `ape accounts generate/import`).
+
+    The passphrase comes from ape's own variable `APE_ACCOUNTS_<alias>_PASSPHRASE`, else from
+    `passphrase_file`, which must not be readable by group or others.
+    """
+    keyfile = ape_data_folder() / "accounts" / f"{alias}.json"
+    if not keyfile.is_file():
+        raise FileNotFoundError(f"no ape account '{alias}' at {keyfile} (ape accounts import {alias})")
+    passphrase = os.environ.get(f"APE_ACCOUNTS_{alias}_PASSPHRASE")
+    if passphrase is None:
+        if passphrase_file is None:
+            raise PermissionError(
+                f"no passphrase for account '{alias}': set APE_ACCOUNTS_{alias}_PASSPHRASE or passphrase_file"
+            )
+        mode = passphrase_file.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise PermissionError(f"{passphrase_file} is readable by others: chmod 600 it")
+        passphrase = passphrase_file.read_text().strip()
+    return Account.from_key(Account.decrypt(json.loads(keyfile.read_text()), passphrase))
+
+
+def write_keyfile(alias: str, account: LocalAccount, passphrase: str) -> Path:
+    """Store `account` as an ape keyfile (used by the demo to provision simulated meters)."""
+    folder = ape_data_folder() / "accounts"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{alias}.json"
+    path.write_text(json.dumps(Account.encrypt(account.key, passphrase)))
+    path.chmod(0o600)
+    return path
+
+
+# ------------------------------------------------------------------------------------ events
+
+
+@dataclass(frozen=True)
+class ChainEvent:
+    name: str
+    args: dict[str, Any]
+    address: str
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.block_number, self.log_index)
+
+
+class EventReader:
+    """Decodes the logs of the community contracts in block ranges (no filters kept on the node,
+    so it works the same against anvil, a PoA node or a load-balanced RPC)."""
+
+    def __init__(self, community: Community, names: Iterable[str] | None = None):
+        self.w3 = community.w3
+        wanted = set(names) if names is not None else None
+        self._by_topic: dict[bytes, tuple[Contract, str]] = {}
+        for contract in (community.exchange, community.token):
+            for item in contract.abi:
+                if item.get("type") != "event" or (wanted is not None and item["name"] not in wanted):
+                    continue
+                self._by_topic[bytes(self.w3.keccak(text=_signature(item)))] = (contract, item["name"])
+        self._addresses = sorted({c.address for c, _ in self._by_topic.values()})
+
+    def head(self) -> int:
+        return self.w3.eth.block_number
+
+    def fetch(self, from_block: int, to_block: int) -> list[ChainEvent]:
+        """Every wanted event in [from_block, to_block], in chain order."""
+        if to_block < from_block:
+            return []
+        logs = self.w3.eth.get_logs(
+            {
+                "address": self._addresses,
+                "fromBlock": from_block,
+                "toBlock": to_block,
+                "topics": [list(self._by_topic)],
+            }
+        )
+        events = []
+        for log in logs:
+            contract, name = self._by_topic[bytes(log["topics"][0])]
+            if log["address"] != contract.address:
+                continue
+            decoded = contract.events[name]().process_log(log)
+            events.append(
+                ChainEvent(
+                    name=name,
+                    args=dict(decoded["args"]),
+                    address=log["address"],
+                    block_number=log["blockNumber"],
+                    block_hash=log["blockHash"].to_0x_hex(),
+                    tx_hash=log["transactionHash"].to_0x_hex(),
+                    log_index=log["logIndex"],
+                )
+            )
+        events.sort(key=lambda e: e.key)
+        return events
+
+
+def _signature(event_abi: dict[str, Any]) -> str:
+    return f"{event_abi['name']}({','.join(_type(i) for i in event_abi['inputs'])})"
+
+
+def _type(param: dict[str, Any]) -> str:
+    if param["type"].startswith("tuple"):
+        return f"({','.join(_type(c) for c in param['components'])}){param['type'][5:]}"
+    return param["type"]
+
+
+# ------------------------------------------------------------------------------------ transactions
+
+
+class ContractRevert(Exception):
+    """A transaction or call reverted with one of the contracts' custom errors."""
+
+    def __init__(self, name: str, args: dict[str, Any], raw: str):
+        self.name, self.args, self.raw = name, args, raw
+        super().__init__(f"{name}({', '.join(f'{k}={v}' for k, v in args.items())})")
+
+
+def error_decoder(*contracts: Contract):
+    """Returns decode(revert_data_hex) -> ContractRevert | None for the custom errors in `contracts`."""
+    from eth_abi import decode as abi_decode
+
+    table: dict[str, tuple[str, list[str], list[str]]] = {}
+    for contract in contracts:
+        for item in contract.abi:
+            if item.get("type") == "error":
+                selector = Web3.keccak(text=_signature(item))[:4].hex()
+                table[selector.removeprefix("0x")] = (
+                    item["name"],
+                    [i["name"] for i in item["inputs"]],
+                    [_type(i) for i in item["inputs"]],
+                )
+
+    def decode(data: str | bytes | None) -> ContractRevert | None:
+        if not data:
+            return None
+        raw = data.hex() if isinstance(data, (bytes, bytearray)) else str(data)
+        raw = raw.removeprefix("0x")
+        entry = table.get(raw[:8])
+        if entry is None:
+            return None
+        name, names, types = entry
+        values = abi_decode(types, bytes.fromhex(raw[8:]))
+        return ContractRevert(name, dict(zip(names, values)), "0x" + raw)
+
+    return decode
+
+
+class Transactor:
+    """Signs and sends transactions for one key, keeping its own nonce so that several
+    transactions can be in flight; reverts come back as ContractRevert with the error's name."""
+
+    def __init__(self, community: Community, account: LocalAccount, receipt_timeout: float = 30.0):
+        self.w3, self.account = community.w3, account
+        self.receipt_timeout = receipt_timeout
+        self._decode = error_decoder(community.exchange, community.token)
+        self._nonce: int | None = None
+        self._chain_id = community.deployment.chain_id
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    def resync(self) -> None:
+        """Forget the local nonce (after an RPC error or a node restart)."""
+        self._nonce = None
+
+    def send(self, fn, gas: int | None = None) -> bytes:
+        """Estimate (which surfaces reverts before spending gas), sign and send; returns tx hash."""
+        if self._nonce is None:
+            self._nonce = self.w3.eth.get_transaction_count(self.account.address, "pending")
+        params = {"from": self.account.address, "nonce": self._nonce, "chainId": self._chain_id}
+        try:
+            if gas is None:
+                gas = int(fn.estimate_gas(params) * 1.2) + 10_000
+        except Exception as exc:  # web3 wraps revert data in several exception types
+            raise self._revert(exc) from exc
+        base = self.w3.eth.get_block("latest").get("baseFeePerGas", 0)
+        tx = fn.build_transaction(
+            {**params, "gas": gas, "maxFeePerGas": 2 * base + 10**9, "maxPriorityFeePerGas": 10**9}
+        )
+        signed = self.account.sign_transaction(tx)
+        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        self._nonce += 1
+        return tx_hash
+
+    def wait(self, tx_hash: bytes):
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.receipt_timeout, poll_latency=0.05)
+        if receipt["status"] != 1:
+            raise ContractRevert("TransactionFailed", {"tx": tx_hash.hex()}, "")
+        return receipt
+
+    def transact(self, fn, gas: int | None = None):
+        return self.wait(self.send(fn, gas))
+
+    def _revert(self, exc: Exception) -> Exception:
+        data = getattr(exc, "data", None)
+        if isinstance(data, dict):
+            data = data.get("data")
+        if data is None and exc.args:
+            data = exc.args[-1] if isinstance(exc.args[-1], str) and exc.args[-1].startswith("0x") else None
+        decoded = self._decode(data) if isinstance(data, (str, bytes)) else None
+        return decoded or exc
