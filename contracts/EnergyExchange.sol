@@ -168,8 +168,14 @@ contract EnergyExchange is IEnergyExchange, AccessControl, Pausable {
         MeterState memory st;
         Energy memory en;
         for (uint256 i; i < n; ++i) {
+            // Each calldata field is read once: re-reading re-validates it and costs gas per reading.
             Reading calldata r = batch[i];
             uint32 id = r.meterId;
+            uint32 seq = r.seq;
+            uint40 ts = r.timestamp;
+            uint64 produced = r.producedWh;
+            uint64 consumed = r.consumedWh;
+            uint16 soc = r.socPermille;
             if (id != current) {
                 if (current != 0) _store(current, st, en);
                 current = id;
@@ -178,26 +184,25 @@ contract EnergyExchange is IEnergyExchange, AccessControl, Pausable {
                 if (st.kind == MeterKind.None) revert UnknownMeter(i, id);
                 if (st.oracle != msg.sender) revert WrongOracle(i, id, msg.sender);
             }
-            if (r.seq <= st.seq) revert SeqNotIncreasing(i, id, r.seq, st.seq);
-            if (r.timestamp > latestAllowed) revert TimestampInFuture(i, r.timestamp, latestAllowed);
-            if (r.timestamp < st.timestamp) revert TimestampBeforeLast(i, r.timestamp, st.timestamp);
-            if (r.producedWh < en.producedWh || r.consumedWh < en.consumedWh) revert CounterDecreased(i, id);
-            if (r.socPermille > FULL_SOC) revert SocOutOfRange(i, r.socPermille);
+            if (seq <= st.seq) revert SeqNotIncreasing(i, id, seq, st.seq);
+            if (ts > latestAllowed) revert TimestampInFuture(i, ts, latestAllowed);
+            if (ts < st.timestamp) revert TimestampBeforeLast(i, ts, st.timestamp);
+            if (produced < en.producedWh || consumed < en.consumedWh) revert CounterDecreased(i, id);
+            if (soc > FULL_SOC) revert SocOutOfRange(i, soc);
 
-            st.seq = r.seq;
-            st.timestamp = r.timestamp;
-            st.socPermille = r.socPermille;
-            en.producedWh = r.producedWh;
-            en.consumedWh = r.consumedWh;
-            emit MeterReading(id, r.seq, r.timestamp, r.producedWh, r.consumedWh, r.socPermille);
+            st.seq = seq;
+            st.timestamp = ts;
+            st.socPermille = soc;
+            en.producedWh = produced;
+            en.consumedWh = consumed;
+            emit MeterReading(id, seq, ts, produced, consumed, soc);
 
             if (en.openPurchaseId != 0) {
                 Deal memory d = _meters[id].deal;
-                uint256 delivered = en.consumedWh - d.startConsumedWh;
-                if (delivered >= d.wh || r.timestamp >= d.expiry) _settle(id, en, d);
+                if (consumed - d.startConsumedWh >= d.wh || ts >= d.expiry) _settle(id, en, d);
             }
-            if (en.openPurchaseId == 0 && r.socPermille < en.thresholdPermille) {
-                _buyByRule(id, en, r.timestamp);
+            if (en.openPurchaseId == 0 && soc < en.thresholdPermille) {
+                _buyByRule(id, en, ts);
             }
         }
         _store(current, st, en);

@@ -197,9 +197,10 @@ def _type(param: dict[str, Any]) -> str:
 class ContractRevert(Exception):
     """A transaction or call reverted with one of the contracts' custom errors."""
 
-    def __init__(self, name: str, args: dict[str, Any], raw: str):
-        self.name, self.args, self.raw = name, args, raw
-        super().__init__(f"{name}({', '.join(f'{k}={v}' for k, v in args.items())})")
+    def __init__(self, name: str, fields: dict[str, Any], raw: str):
+        super().__init__(f"{name}({', '.join(f'{k}={v}' for k, v in fields.items())})")
+        # Exception.args is the message tuple: the error's own arguments live in `fields`.
+        self.name, self.fields, self.raw = name, dict(fields), raw
 
 
 def error_decoder(*contracts: Contract):

@@ -57,7 +57,8 @@ class Trade:
         member.seq += 1
         member.produced += produced
         member.consumed += consumed
-        member.timestamp = max(member.timestamp + 1, self.admin.community.w3.eth.get_block("latest")["timestamp"])
+        # chain time, never ahead of it: equal timestamps are valid, future ones are not
+        member.timestamp = max(member.timestamp, self.admin.community.w3.eth.get_block("latest")["timestamp"])
         reading = (member.meter_id, member.seq, member.timestamp, member.produced, member.consumed, soc)
         receipt = member.oracle_tx.transact(self.admin.community.exchange.functions.submitReadings([reading]))
         self.receipts.append(receipt)

@@ -1,0 +1,127 @@
+"""Gas of the exchange's hot paths on a real anvil, against the naive one-reading-per-transaction
+baseline (bench/NaiveReadings.sol) measured in the same run. All figures are whole-transaction
+gasUsed (21 000 base included) in steady state (meters already hold state), unless named marginal.
+
+    python -m bench gas
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from bench import Figure
+
+REPO = Path(__file__).resolve().parent.parent
+SHIM = REPO / "tools" / "solc" / "solc-v0.8.37"
+
+
+def compile_baseline() -> tuple[list, str]:
+    """Compile NaiveReadings.sol with the project's compiler settings (ape-config.yaml)."""
+    solidity = yaml.safe_load((REPO / "ape-config.yaml").read_text())["solidity"]
+    source = (Path(__file__).parent / "NaiveReadings.sol").read_text()
+    job = {
+        "language": "Solidity",
+        "sources": {"NaiveReadings.sol": {"content": source}},
+        "settings": {
+            "optimizer": {"enabled": True, "runs": solidity["optimization_runs"]},
+            "viaIR": solidity["via_ir"],
+            "evmVersion": solidity["evm_version"],
+            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+        },
+    }
+    out = json.loads(subprocess.run([str(SHIM), "--standard-json"], input=json.dumps(job), text=True,
+                                    capture_output=True, check=True).stdout)
+    errors = [e for e in out.get("errors", []) if e["severity"] == "error"]
+    if errors:
+        raise RuntimeError(errors[0]["formattedMessage"])
+    artifact = out["contracts"]["NaiveReadings.sol"]["NaiveReadings"]
+    return artifact["abi"], artifact["evm"]["bytecode"]["object"]
+
+
+def run() -> list[Figure]:
+    from eth_account import Account
+
+    from daisee.chain import Community, Transactor
+    from tests.support.anvil import AnvilNode, CommunityAdmin
+    from tests.support.scenario import DELTA_WH, PROSUMER, member, trade
+
+    with tempfile.TemporaryDirectory() as tmp:
+        node = AnvilNode(Path(tmp) / "anvil").start()
+        try:
+            community = Community.open(node.settings(node.deploy(Path(tmp) / "local.json")))
+            admin = CommunityAdmin(community)
+            ex, w3 = community.exchange, community.w3
+
+            def now() -> int:
+                return w3.eth.get_block("latest")["timestamp"]
+
+            # -- batches of one meter's readings (the normal path: one Pi flushing its queue)
+            m = member(admin, PROSUMER)
+            state = {"seq": 0, "wh": 0}
+
+            def readings(count: int, meter=m):
+                rows = []
+                for _ in range(count):
+                    state["seq"] += 1
+                    state["wh"] += 7
+                    rows.append((meter.meter_id, state["seq"], now(), state["wh"], state["wh"] // 2, 640))
+                return rows
+
+            def batch_gas(count: int) -> int:
+                return m.oracle_tx.transact(ex.functions.submitReadings(readings(count)))["gasUsed"]
+
+            batch_gas(1)  # first reading fills the meter's slots: not steady state
+            per_reading = {n: batch_gas(n) / n for n in (1, 10, 50)}
+
+            # -- a gateway's batch of 50 different meters, one reading each
+            gateway = member(admin, PROSUMER)
+            meters = [admin.register(Account.create(), PROSUMER, gateway.oracle) for _ in range(50)]
+
+            def gateway_batch(seq: int) -> int:
+                rows = [(mid, seq, now(), 10 * seq, 5 * seq, 500) for mid in meters]
+                return gateway.oracle_tx.transact(ex.functions.submitReadings(rows))["gasUsed"]
+
+            gateway_batch(1)
+            gateway_per_reading = gateway_batch(2) / 50
+
+            # -- naive baseline, same node, one transaction per reading
+            abi, bytecode = compile_baseline()
+            deployer = Transactor(community, m.account)
+            receipt = deployer.transact(w3.eth.contract(abi=abi, bytecode=bytecode).constructor())
+            naive = w3.eth.contract(address=receipt["contractAddress"], abi=abi)
+            deployer.transact(naive.functions.setReading(1, 1, 1))
+            naive_gas = deployer.transact(naive.functions.setReading(2, 2, 2))["gasUsed"]
+
+            # -- purchase triggered by a reading, settlement by the next one, expiry settlement
+            t = trade(admin)
+            t.report(t.buyer, consumed=10, soc=600)  # warm the buyer's counters
+            plain = t.report(t.buyer, consumed=1, soc=600)["gasUsed"]
+            purchase = t.buy()["gasUsed"]
+            settle_in_reading = t.deliver(DELTA_WH)["gasUsed"]
+            t.buy()
+            w3.provider.make_request("evm_increaseTime", [ex.functions.purchaseTtl().call() + 1])
+            w3.provider.make_request("evm_mine", [])
+            expired = admin.operator.transact(ex.functions.settleExpired(t.buyer.meter_id))["gasUsed"]
+            register_gas = admin.operator.transact(
+                ex.functions.registerMeter(Account.create().address, PROSUMER, gateway.oracle.address))["gasUsed"]
+        finally:
+            node.stop(hard=True)
+
+    ratio = naive_gas / per_reading[50]
+    return [
+        Figure("submitReadings, batch 1, per reading", per_reading[1], "gas"),
+        Figure("submitReadings, batch 10, per reading", per_reading[10], "gas"),
+        Figure("submitReadings, batch 50, per reading", per_reading[50], "gas", "<= 6000"),
+        Figure("gateway batch of 50 meters, per reading", gateway_per_reading, "gas", note="50 meters x 1 reading"),
+        Figure("naive baseline, one tx per reading", naive_gas, "gas", note="bench/NaiveReadings.sol"),
+        Figure("naive / batch-50 per reading", ratio, "x", ">= 1", note="how many times cheaper"),
+        Figure("rule-triggered purchase (reading tx)", purchase, "gas", "<= 120000"),
+        Figure("settlement in the buyer's reading tx", settle_in_reading, "gas", note="whole tx"),
+        Figure("settlement, marginal over a reading", settle_in_reading - plain, "gas", "<= 60000"),
+        Figure("settleExpired, standalone tx with refund", expired, "gas", note="keeper path"),
+        Figure("registerMeter (pre-warms purchase slots)", register_gas, "gas", note="once per member"),
+    ]

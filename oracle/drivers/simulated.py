@@ -1,0 +1,93 @@
+"""Simulated meters: a PV producer with battery, a household consumer with battery, a prosumer.
+
+Deterministic for a seed and a timestamp (noise is drawn from (seed, second)), so a community
+simulation replays identically. The relay state file written by the relay's simulated GPIO backend
+makes it physically coherent: a consumer supplied by a seller draws its load plus battery charge
+from the seller (all of it metered as consumed) and a seller supplying someone discharges.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+from oracle.clock import Clock
+from oracle.drivers import Sample
+
+
+def solar_fraction(hour: float) -> float:
+    """Clear-sky PV output as a fraction of peak: a half sine between 06:00 and 18:00."""
+    return max(0.0, math.sin(math.pi * (hour - 6.0) / 12.0)) if 6.0 < hour < 18.0 else 0.0
+
+
+def load_shape(hour: float) -> float:
+    """Household load on top of the base load, as a fraction of the evening peak:
+    a small breakfast bump and the evening peak around 19:30."""
+    return 0.3 * math.exp(-((hour - 7.5) ** 2) / 0.5) + math.exp(-((hour - 19.5) ** 2) / 2.0)
+
+
+def relay_supply(path: Path | None, member: str | None) -> tuple[str, bool]:
+    """(source of `member`: "own" | "seller", whether `member` is currently supplying a buyer).
+    A missing or garbled file means own source: the relay's safe state."""
+    if path is None or member is None:
+        return "own", False
+    try:
+        supply = json.loads(Path(path).read_text()).get("supply", {})
+        mine = supply.get(member) or {}
+        source = "seller" if mine.get("source") == "seller" else "own"
+        selling = any(
+            isinstance(v, dict) and v.get("source") == "seller" and str(v.get("seller", "")).lower() == member.lower()
+            for v in supply.values()
+        )
+        return source, selling
+    except (OSError, ValueError, AttributeError):
+        return "own", False
+
+
+class SimulatedMeter:
+    def __init__(self, settings, clock: Clock):
+        self.s = settings
+        self.clock = clock
+        self.soc_wh = settings.battery_wh * settings.initial_soc_permille / 1000
+        self.last_t: float | None = None
+        has_pv = settings.profile in ("producer", "prosumer")
+        has_load = settings.profile in ("consumer", "prosumer")
+        self.pv_peak = settings.pv_peak_w if has_pv else 0.0
+        self.load_base = settings.base_load_w if has_load else min(settings.base_load_w, 50.0)
+        self.load_peak = settings.evening_peak_w if has_load else 0.0
+
+    def _noise(self, t: float) -> random.Random:
+        return random.Random(f"{self.s.seed}:{int(t)}")
+
+    def read(self) -> Sample:
+        t = self.clock.now()
+        hour = ((t / 3600.0) + self.s.utc_offset_hours) % 24.0
+        rng = self._noise(t)
+        cloud = 0.6 + 0.4 * rng.random()
+        pv = self.pv_peak * solar_fraction(hour) * cloud
+        load = max(0.0, (self.load_base + self.load_peak * load_shape(hour)) * (0.9 + 0.2 * rng.random()))
+        source, selling = relay_supply(self.s.relay_state_file, self.s.member)
+
+        # Power into the battery (W, negative = discharge); the meter counts what flows in.
+        if source == "seller":
+            charge = self.s.charge_from_seller_w
+            consumed = load + charge
+            battery = pv + charge
+        else:
+            consumed = load
+            battery = pv - load
+        if selling:
+            battery -= self.s.charge_from_seller_w  # what the buyer draws comes out of our battery
+        self._integrate(t, battery)
+        soc = round(1000 * self.soc_wh / self.s.battery_wh)
+        return Sample(timestamp=t, produced_w=round(pv, 3), consumed_w=round(consumed, 3), soc_permille=soc)
+
+    def _integrate(self, t: float, battery_w: float) -> None:
+        if self.last_t is not None and t > self.last_t:
+            hours = (t - self.last_t) / 3600.0
+            self.soc_wh = min(self.s.battery_wh, max(0.0, self.soc_wh + battery_w * hours))
+        self.last_t = t
+
+    def close(self) -> None:
+        pass

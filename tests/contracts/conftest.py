@@ -1,0 +1,197 @@
+"""Contract fixtures (ape): named role accounts, deployed contracts, and factories for members,
+readings and trades. Session-scoped: ape reverts the chain after every test (isolation)."""
+from __future__ import annotations
+
+import pytest
+
+PRODUCER, CONSUMER, PROSUMER = 1, 2, 3
+TOKEN = 10**18
+PRICE = 10**14  # per Wh
+DELTA = 200
+THRESHOLD = 200
+FEE_BPS = 100
+CHANNEL = 1
+
+
+@pytest.fixture(scope="session")
+def admin(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="session")
+def operator(accounts):
+    return accounts[1]
+
+
+@pytest.fixture(scope="session")
+def fee_recipient(accounts):
+    return accounts[2]
+
+
+@pytest.fixture(scope="session")
+def seller(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="session")
+def buyer(accounts):
+    return accounts[4]
+
+
+@pytest.fixture(scope="session")
+def second_seller(accounts):
+    return accounts[5]
+
+
+@pytest.fixture(scope="session")
+def oracle(accounts):
+    """One gateway key serving every test meter, as a gateway Pi would."""
+    return accounts[6]
+
+
+@pytest.fixture(scope="session")
+def stranger(accounts):
+    return accounts[7]
+
+
+@pytest.fixture(scope="session")
+def token(project, admin):
+    return admin.deploy(project.EnergyToken, admin)
+
+
+@pytest.fixture(scope="session")
+def exchange(project, admin, token, operator, fee_recipient):
+    ex = admin.deploy(project.EnergyExchange, token, admin, fee_recipient, FEE_BPS)
+    ex.grantRole(ex.OPERATOR_ROLE(), operator, sender=admin)
+    return ex
+
+
+@pytest.fixture(scope="session")
+def register(exchange, operator, oracle):
+    """register(owner, kind, oracle=gateway) -> meter id"""
+
+    def register(owner, kind, key=None):
+        tx = exchange.registerMeter(owner, kind, key or oracle, sender=operator)
+        return tx.events.filter(exchange.MeterRegistered)[0].meterId
+
+    return register
+
+
+@pytest.fixture(scope="session")
+def clock(chain):
+    """Timestamps the chain accepts now; `clock.advance(s)` moves the chain's time forward."""
+
+    class Clock:
+        def now(self) -> int:
+            return chain.pending_timestamp
+
+        def advance(self, seconds: int) -> None:
+            chain.pending_timestamp += seconds
+
+    return Clock()
+
+
+@pytest.fixture(scope="session")
+def meter_state(exchange):
+    return lambda meter_id: exchange.meter(meter_id)
+
+
+@pytest.fixture(scope="session")
+def read(exchange, oracle, clock):
+    """read(meter_id, produced=, consumed=, soc=, seq=, ts=) -> receipt; defaults continue the
+    meter's on-chain state (next seq, same counters, now)."""
+
+    def read(meter_id, produced=None, consumed=None, soc=500, seq=None, ts=None, sender=None):
+        m = exchange.meter(meter_id)
+        reading = (
+            meter_id,
+            m.seq + 1 if seq is None else seq,
+            clock.now() if ts is None else ts,
+            m.producedWh if produced is None else produced,
+            m.consumedWh if consumed is None else consumed,
+            soc,
+        )
+        return exchange.submitReadings([reading], sender=sender or oracle)
+
+    return read
+
+
+@pytest.fixture
+def seller_meter(register, read, exchange, seller):
+    meter_id = register(seller, PROSUMER)
+    read(meter_id, produced=10_000, consumed=1_000, soc=900)
+    exchange.setOffer(PRICE, 0, sender=seller)
+    return meter_id
+
+
+@pytest.fixture
+def buyer_meter(register, read, exchange, token, admin, buyer, seller, seller_meter):
+    meter_id = register(buyer, CONSUMER)
+    read(meter_id, consumed=5_000, soc=600)
+    exchange.setRule(THRESHOLD, DELTA, 2 * PRICE, [seller], [CHANNEL], sender=buyer)
+    token.mint(buyer, 100 * TOKEN, sender=admin)
+    token.approve(exchange, 2**256 - 1, sender=buyer)
+    return meter_id
+
+
+@pytest.fixture
+def trigger(read, buyer_meter, exchange):
+    """A buyer reading under its threshold: the rule buys. Returns the receipt."""
+
+    def trigger(consumed_more=0):
+        return read(buyer_meter, consumed=exchange.meter(buyer_meter).consumedWh + consumed_more, soc=THRESHOLD - 1)
+
+    return trigger
+
+
+@pytest.fixture
+def deliver(read, buyer_meter, exchange):
+    """The buyer's meter measures `wh` more consumption."""
+
+    def deliver(wh, **kw):
+        return read(buyer_meter, consumed=exchange.meter(buyer_meter).consumedWh + wh, soc=600, **kw)
+
+    return deliver
+
+
+@pytest.fixture(scope="session")
+def sign_permit(token, chain):
+    """EIP-2612 signature (v, r, s) by `owner` for `spender`."""
+    from eth_account import Account
+
+    def sign_permit(owner, spender, value, deadline):
+        data = {
+            "types": {
+                "EIP712Domain": [
+                    {"name": "name", "type": "string"},
+                    {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"},
+                    {"name": "verifyingContract", "type": "address"},
+                ],
+                "Permit": [
+                    {"name": "owner", "type": "address"},
+                    {"name": "spender", "type": "address"},
+                    {"name": "value", "type": "uint256"},
+                    {"name": "nonce", "type": "uint256"},
+                    {"name": "deadline", "type": "uint256"},
+                ],
+            },
+            "primaryType": "Permit",
+            "domain": {
+                "name": token.name(),
+                "version": "1",
+                "chainId": chain.chain_id,
+                "verifyingContract": token.address,
+            },
+            "message": {
+                "owner": owner.address,
+                "spender": str(spender.address if hasattr(spender, "address") else spender),
+                "value": value,
+                "nonce": token.nonces(owner),
+                "deadline": deadline,
+            },
+        }
+        signed = Account.sign_typed_data(owner.private_key, full_message=data)
+        return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
+
+    return sign_permit

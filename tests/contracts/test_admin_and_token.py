@@ -1,0 +1,78 @@
+import ape
+
+from tests.contracts.conftest import TOKEN
+
+
+def test_admin_sets_the_fee(exchange, admin, stranger):
+    tx = exchange.setFee(250, stranger, sender=admin)
+    assert (tx.events[0].feeBps, tx.events[0].feeRecipient) == (250, stranger)
+    assert (exchange.feeBps(), exchange.feeRecipient()) == (250, stranger)
+
+
+def test_fee_is_capped(exchange, admin, stranger):
+    cap = exchange.MAX_FEE_BPS()
+    with ape.reverts(exchange.FeeTooHigh, feeBps=cap + 1, maxFeeBps=cap):
+        exchange.setFee(cap + 1, stranger, sender=admin)
+
+
+def test_fee_needs_a_recipient_and_the_admin(exchange, admin, operator, stranger):
+    with ape.reverts(exchange.ZeroAddress):
+        exchange.setFee(10, ape.utils.ZERO_ADDRESS, sender=admin)
+    with ape.reverts(exchange.AccessControlUnauthorizedAccount):
+        exchange.setFee(10, stranger, sender=operator)
+
+
+def test_admin_sets_timing(exchange, admin):
+    tx = exchange.setTiming(600, 60, sender=admin)
+    assert (tx.events[0].purchaseTtl, tx.events[0].maxClockSkew) == (600, 60)
+    assert (exchange.purchaseTtl(), exchange.maxClockSkew()) == (600, 60)
+
+
+def test_timing_is_validated_and_admin_only(exchange, admin, operator):
+    with ape.reverts(exchange.InvalidTiming):
+        exchange.setTiming(0, 60, sender=admin)
+    with ape.reverts(exchange.InvalidTiming):
+        exchange.setTiming(600, 86_401, sender=admin)
+    with ape.reverts(exchange.AccessControlUnauthorizedAccount):
+        exchange.setTiming(600, 60, sender=operator)
+
+
+def test_unpause_is_admin_only(exchange, admin, operator):
+    exchange.pause(sender=admin)
+    with ape.reverts(exchange.AccessControlUnauthorizedAccount):
+        exchange.unpause(sender=operator)
+
+
+def test_constructor_rejects_bad_arguments(project, admin, token):
+    with ape.reverts(project.EnergyExchange.ZeroAddress):
+        admin.deploy(project.EnergyExchange, ape.utils.ZERO_ADDRESS, admin, admin, 0)
+    with ape.reverts(project.EnergyExchange.FeeTooHigh):
+        admin.deploy(project.EnergyExchange, token, admin, admin, 1_001)
+
+
+def test_exchange_reports_its_token(exchange, token):
+    assert exchange.token() == token
+
+
+def test_treasury_mints(token, admin, buyer):
+    token.mint(buyer, 5 * TOKEN, sender=admin)
+    assert token.balanceOf(buyer) == 5 * TOKEN and token.totalSupply() == 5 * TOKEN
+
+
+def test_only_the_minter_mints(token, stranger):
+    with ape.reverts(token.AccessControlUnauthorizedAccount):
+        token.mint(stranger, 1, sender=stranger)
+
+
+def test_permit_sets_an_allowance_without_a_transaction_by_the_owner(token, buyer, stranger, sign_permit, clock):
+    deadline = clock.now() + 600
+    v, r, s = sign_permit(buyer, stranger, 123, deadline)
+    token.permit(buyer, stranger, 123, deadline, v, r, s, sender=stranger)
+    assert token.allowance(buyer, stranger) == 123 and token.nonces(buyer) == 1
+
+
+def test_expired_permit_reverts(token, buyer, stranger, sign_permit, clock):
+    deadline = clock.now() - 1
+    v, r, s = sign_permit(buyer, stranger, 123, deadline)
+    with ape.reverts(token.ERC2612ExpiredSignature):
+        token.permit(buyer, stranger, 123, deadline, v, r, s, sender=stranger)

@@ -1,0 +1,178 @@
+import ape
+
+from tests.contracts.conftest import CHANNEL, CONSUMER, DELTA, PRICE, PRODUCER, THRESHOLD, TOKEN
+
+SKIP_NO_SELLER, SKIP_ALLOWANCE, SKIP_BALANCE = 0, 1, 2
+
+
+def test_low_battery_buys_delta_from_the_first_seller(exchange, token, trigger, buyer, seller, buyer_meter):
+    tx = trigger()
+    event = tx.events.filter(exchange.BuyEnergy)[0]
+    assert (event.buyer, event.seller, event.wh, event.amount, event.channel) == (
+        buyer, seller, DELTA, DELTA * PRICE, CHANNEL)
+    assert token.balanceOf(exchange) == DELTA * PRICE
+    p = exchange.openPurchase(buyer_meter)
+    assert (p.id, p.buyer, p.seller, p.wh, p.amount) == (event.purchaseId, buyer, seller, DELTA, DELTA * PRICE)
+
+
+def test_purchase_reserves_the_sellers_energy(exchange, trigger, seller, seller_meter):
+    before = exchange.availableWh(seller)
+    trigger()
+    assert exchange.availableWh(seller) == before - DELTA
+    assert exchange.meter(seller_meter).committedWh == DELTA
+
+
+def test_no_purchase_at_or_above_threshold(exchange, read, buyer_meter):
+    tx = read(buyer_meter, soc=THRESHOLD)
+    assert not tx.events.filter(exchange.BuyEnergy)
+    assert exchange.meter(buyer_meter).openPurchaseId == 0
+
+
+def test_no_second_purchase_while_one_is_open(exchange, trigger):
+    first = trigger().events.filter(exchange.BuyEnergy)[0]
+    assert not trigger().events.filter(exchange.BuyEnergy)
+    assert exchange.nextPurchaseId() == first.purchaseId + 1
+
+
+def test_too_expensive_seller_is_passed_over(exchange, register, read, buyer, seller, second_seller, trigger):
+    cheap = register(second_seller, PRODUCER)
+    read(cheap, produced=5_000)
+    exchange.setOffer(PRICE, 0, sender=second_seller)
+    exchange.setOffer(3 * PRICE, 0, sender=seller)  # above the rule's max of 2 * PRICE
+    exchange.setRule(THRESHOLD, DELTA, 2 * PRICE, [seller, second_seller], [1, 2], sender=buyer)
+    event = trigger().events.filter(exchange.BuyEnergy)[0]
+    assert (event.seller, event.channel) == (second_seller, 2)
+
+
+def test_seller_without_energy_is_passed_over(exchange, register, read, buyer, seller, second_seller, trigger):
+    other = register(second_seller, PRODUCER)
+    read(other, produced=DELTA)
+    exchange.setOffer(PRICE, 0, sender=second_seller)
+    exchange.setOffer(PRICE, 9_000 - DELTA + 1, sender=seller)  # reserve leaves DELTA - 1 to sell
+    exchange.setRule(THRESHOLD, DELTA, 2 * PRICE, [seller, second_seller], [1, 2], sender=buyer)
+    assert exchange.availableWh(seller) == DELTA - 1
+    assert trigger().events.filter(exchange.BuyEnergy)[0].seller == second_seller
+
+
+def test_no_eligible_seller_skips_without_reverting(exchange, seller, trigger, buyer_meter):
+    exchange.setOffer(0, 0, sender=seller)
+    tx = trigger()
+    assert tx.events.filter(exchange.PurchaseSkipped)[0].reason == SKIP_NO_SELLER
+    assert exchange.meter(buyer_meter).seq > 1  # the reading itself landed
+
+
+def test_missing_allowance_skips(exchange, token, buyer, trigger):
+    token.approve(exchange, 0, sender=buyer)
+    assert trigger().events.filter(exchange.PurchaseSkipped)[0].reason == SKIP_ALLOWANCE
+
+
+def test_missing_balance_skips(exchange, token, buyer, stranger, trigger):
+    token.transfer(stranger, token.balanceOf(buyer), sender=buyer)
+    assert trigger().events.filter(exchange.PurchaseSkipped)[0].reason == SKIP_BALANCE
+
+
+def test_seller_is_never_oversold(exchange, register, read, token, admin, seller, second_seller, accounts, seller_meter):
+    """Two buyers of one seller whose stock covers a single DELTA: the second is skipped."""
+    exchange.setOffer(PRICE, 9_000 - DELTA, sender=seller)
+    buyers = [accounts[8], accounts[9]]
+    meters = []
+    for b in buyers:
+        meters.append(register(b, CONSUMER))
+        exchange.setRule(THRESHOLD, DELTA, PRICE, [seller], [1], sender=b)
+        token.mint(b, TOKEN, sender=admin)
+        token.approve(exchange, TOKEN, sender=b)
+    assert read(meters[0], soc=0).events.filter(exchange.BuyEnergy)
+    second = read(meters[1], soc=0)
+    assert not second.events.filter(exchange.BuyEnergy)
+    assert second.events.filter(exchange.PurchaseSkipped)[0].reason == SKIP_NO_SELLER
+    assert exchange.availableWh(seller) == 0
+
+
+def test_permit_budget_lets_the_rule_pull_tokens(exchange, token, buyer, trigger, sign_permit, clock, stranger):
+    token.approve(exchange, 0, sender=buyer)
+    deadline = clock.now() + 3600
+    v, r, s = sign_permit(buyer, exchange, DELTA * PRICE, deadline)
+    exchange.permitBudget(buyer, DELTA * PRICE, deadline, v, r, s, sender=stranger)  # relayed by anyone
+    assert token.allowance(buyer, exchange) == DELTA * PRICE
+    assert trigger().events.filter(exchange.BuyEnergy)
+    assert token.allowance(buyer, exchange) == 0
+
+
+def test_manual_buy_with_permit(exchange, token, buyer, seller, sign_permit, clock, buyer_meter):
+    token.approve(exchange, 0, sender=buyer)
+    deadline = clock.now() + 3600
+    v, r, s = sign_permit(buyer, exchange, 50 * PRICE, deadline)
+    tx = exchange.buyEnergyWithPermit(seller, 50, 50 * PRICE, deadline, v, r, s, sender=buyer)
+    event = tx.events.filter(exchange.BuyEnergy)[0]
+    assert (event.wh, event.amount, event.channel) == (50, 50 * PRICE, CHANNEL)
+    assert token.balanceOf(exchange) == 50 * PRICE
+
+
+def test_front_run_permit_does_not_block_the_purchase(exchange, token, buyer, seller, sign_permit, clock, buyer_meter):
+    deadline = clock.now() + 3600
+    v, r, s = sign_permit(buyer, exchange, 50 * PRICE, deadline)
+    token.permit(buyer, exchange, 50 * PRICE, deadline, v, r, s, sender=seller)  # someone used it first
+    exchange.buyEnergyWithPermit(seller, 50, 50 * PRICE, deadline, v, r, s, sender=buyer)
+    assert exchange.meter(buyer_meter).openPurchaseId != 0
+
+
+def test_manual_buy(exchange, token, buyer, seller, buyer_meter):
+    before = token.balanceOf(buyer)
+    tx = exchange.buyEnergy(seller, 120, sender=buyer)
+    assert tx.events.filter(exchange.BuyEnergy)[0].wh == 120
+    assert token.balanceOf(buyer) == before - 120 * PRICE
+
+
+def test_manual_buy_rejects_a_second_open_purchase(exchange, buyer, seller, buyer_meter):
+    exchange.buyEnergy(seller, 10, sender=buyer)
+    with ape.reverts(exchange.PurchaseAlreadyOpen):
+        exchange.buyEnergy(seller, 10, sender=buyer)
+
+
+def test_manual_buy_rejects_zero_and_huge_amounts(exchange, buyer, seller, buyer_meter):
+    with ape.reverts(exchange.ZeroAmount):
+        exchange.buyEnergy(seller, 0, sender=buyer)
+    with ape.reverts(exchange.AmountTooLarge):
+        exchange.buyEnergy(seller, 2**40, sender=buyer)
+
+
+def test_manual_buy_needs_a_seller_of_the_rule(exchange, register, read, buyer, second_seller, buyer_meter):
+    register(second_seller, PRODUCER)
+    exchange.setOffer(PRICE, 0, sender=second_seller)
+    with ape.reverts(exchange.SellerNotInRule, seller=second_seller):
+        exchange.buyEnergy(second_seller, 10, sender=buyer)
+
+
+def test_manual_buy_needs_an_offer_within_the_max_price(exchange, buyer, seller, buyer_meter):
+    exchange.setOffer(0, 0, sender=seller)
+    with ape.reverts(exchange.NoOffer, seller=seller):
+        exchange.buyEnergy(seller, 10, sender=buyer)
+    exchange.setOffer(3 * PRICE, 0, sender=seller)
+    with ape.reverts(exchange.PriceAboveMax, pricePerWh=3 * PRICE, maxPricePerWh=2 * PRICE):
+        exchange.buyEnergy(seller, 10, sender=buyer)
+
+
+def test_manual_buy_cannot_exceed_available_energy(exchange, buyer, seller, buyer_meter):
+    available = exchange.availableWh(seller)
+    with ape.reverts(exchange.InsufficientEnergy, availableWh=available, requestedWh=available + 1):
+        exchange.buyEnergy(seller, available + 1, sender=buyer)
+
+
+def test_manual_buy_by_a_producer_or_stranger_reverts(exchange, register, seller, second_seller, stranger, buyer_meter):
+    register(second_seller, PRODUCER)
+    with ape.reverts(exchange.WrongKind, kind=PRODUCER):
+        exchange.buyEnergy(seller, 10, sender=second_seller)
+    with ape.reverts(exchange.NotAMember, account=stranger):
+        exchange.buyEnergy(seller, 10, sender=stranger)
+
+
+def test_manual_buy_without_allowance_reverts_with_the_token_error(exchange, token, buyer, seller, buyer_meter):
+    token.approve(exchange, 0, sender=buyer)
+    with ape.reverts(token.ERC20InsufficientAllowance):
+        exchange.buyEnergy(seller, 10, sender=buyer)
+
+
+def test_buying_stops_while_paused(exchange, admin, buyer, seller, buyer_meter):
+    exchange.pause(sender=admin)
+    with ape.reverts(exchange.EnforcedPause):
+        exchange.buyEnergy(seller, 10, sender=buyer)

@@ -1,0 +1,133 @@
+"""Fixtures of the oracle suite: a meter key in a temporary ape data folder, freshly registered
+meters on the session anvil, and oracles built on them with a manual clock."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import yaml
+from eth_account import Account
+
+from daisee.chain import Community
+from oracle.clock import ManualClock
+from oracle.drivers import Sample
+from oracle.service import Oracle
+from oracle.settings import OracleSettings
+from tests.support.anvil import CommunityAdmin
+from tests.support.scenario import PROSUMER, funded_account
+
+ALIAS, PASSPHRASE = "oracle-test", "correct horse"
+
+
+class ScriptedMeter:
+    """Stands in for the meter hardware: yields the given samples, then steady 1 kW / 500 W."""
+
+    def __init__(self, clock, samples=()):
+        self.clock, self.samples = clock, list(samples)
+
+    def read(self) -> Sample:
+        if self.samples:
+            return self.samples.pop(0)
+        return Sample(self.clock.now(), 1000.0, 500.0, 600)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def ape_folder(tmp_path_factory):
+    """A temporary ape data folder holding the gateway keyfile, for this whole session."""
+    folder = tmp_path_factory.mktemp("ape")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("APE_DATA_FOLDER", str(folder))
+        patch.setenv(f"APE_ACCOUNTS_{ALIAS}_PASSPHRASE", PASSPHRASE)
+        yield folder
+
+
+def store_key(folder, alias: str, key) -> None:
+    """An ape keyfile like `write_keyfile`'s, with a cheap scrypt cost: the default costs ~1 s
+    to decrypt, which every oracle start (and the kill -9 loop) would pay."""
+    path = folder / "accounts" / f"{alias}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(Account.encrypt(key.key, PASSPHRASE, iterations=2**10)))
+    path.chmod(0o600)
+
+
+@pytest.fixture(scope="session")
+def gateway(chain_settings, ape_folder):
+    """A funded oracle key stored as an ape keyfile."""
+    key = funded_account(CommunityAdmin(Community.open(chain_settings)), tokens=0)
+    store_key(ape_folder, ALIAS, key)
+    return key
+
+
+@pytest.fixture
+def register(admin, gateway):
+    """register(kind=PROSUMER) -> meter id of a fresh member read by the gateway key."""
+
+    def make(kind: int = PROSUMER) -> int:
+        return admin.register(Account.create(), kind, gateway)
+
+    return make
+
+
+@pytest.fixture
+def meter_id(register):
+    return register()
+
+
+@pytest.fixture
+def clock():
+    return ManualClock(time.time())
+
+
+@pytest.fixture
+def settings_for(tmp_path, chain_settings):
+    """settings_for(*meter_ids, **overrides) -> OracleSettings with simulated drivers."""
+
+    def make(*meter_ids: int, **overrides) -> OracleSettings:
+        values = {
+            "chain": chain_settings.model_dump(mode="json"),
+            "account": ALIAS,
+            "database": str(tmp_path / "oracle.db"),
+            "sample_interval": 0.05,
+            "meters": [{"meter_id": m, "driver": {"kind": "simulated", "seed": m}} for m in meter_ids],
+            "batch": {"max_readings": 10, "max_seconds": 0},
+            "retry": {"initial_s": 0.05, "max_s": 0.2},
+            "health": {"file": str(tmp_path / "health.json")},
+        }
+        values.update(overrides)
+        path = tmp_path / "oracle.yaml"
+        path.write_text(yaml.safe_dump(values))
+        return OracleSettings.load(path)
+
+    return make
+
+
+@pytest.fixture
+def make_oracle(settings_for, clock, community, gateway):
+    """make_oracle(meter_id, samples=(), **overrides) -> Oracle reading a ScriptedMeter."""
+    made = []
+
+    def make(meter_id: int, samples=(), **overrides) -> Oracle:
+        settings = settings_for(meter_id, **overrides)
+        oracle = Oracle(settings, clock=clock, community=community, account=gateway,
+                        drivers={meter_id: ScriptedMeter(clock, samples)})
+        made.append(oracle)
+        return oracle
+
+    yield make
+    for oracle in made:
+        oracle.close()
+
+
+def chain_readings(community: Community, meter_id: int) -> list[tuple]:
+    """(seq, timestamp, produced, consumed, soc) of every MeterReading event of the meter."""
+    event = community.exchange.events.MeterReading
+    logs = event.get_logs(from_block=0, argument_filters={"meterId": meter_id})
+    return [(e.args.seq, e.args.timestamp, e.args.producedWh, e.args.consumedWh, e.args.socPermille) for e in logs]
+
+
+def local_readings(oracle: Oracle, meter_id: int) -> list[tuple]:
+    return [r.as_tuple()[1:] for r in oracle.store.readings(meter_id)]

@@ -1,0 +1,121 @@
+"""Viewer fixtures: real trades on the session anvil, indexed into a fresh SQLite store, served by
+the real app; members sign in with their own keys, the operator with the deployer key."""
+from __future__ import annotations
+
+import pytest
+from eth_account.messages import encode_defunct
+from fastapi.testclient import TestClient
+
+from daisee.chain import Community
+from tests.support.anvil import AnvilNode, CommunityAdmin, dev_account
+from tests.support.scenario import DELTA_WH, trade
+from viewer.api import create_app
+from viewer.auth import Authenticator, contract_operator_check
+from viewer.indexer import Indexer
+from viewer.store import Store
+
+
+@pytest.fixture(scope="session")
+def viewer_community(chain_settings):
+    return Community.open(chain_settings)
+
+
+@pytest.fixture(scope="session")
+def viewer_admin(viewer_community):
+    return CommunityAdmin(viewer_community)
+
+
+@pytest.fixture(scope="session")
+def traded(viewer_admin):
+    """Two members: one purchase fully delivered and settled, then a second one left open."""
+    t = trade(viewer_admin)
+    t.buy()
+    t.deliver(DELTA_WH)
+    t.buy()
+    return t
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory, traded, viewer_community):
+    store = Store(tmp_path_factory.mktemp("viewer") / "viewer.sqlite")
+    Indexer(store, viewer_community).catch_up()
+    return store
+
+
+@pytest.fixture(scope="session")
+def auth(viewer_community):
+    return Authenticator(contract_operator_check(viewer_community.exchange), "test.daisee")
+
+
+@pytest.fixture(scope="session")
+def client(store, auth):
+    with TestClient(create_app(store, auth)) as client:
+        yield client
+
+
+def sign_in(client: TestClient, account) -> dict[str, str]:
+    """The wallet flow: ask a challenge, personal_sign it, exchange it for a bearer token."""
+    message = client.get("/api/auth/challenge", params={"address": account.address}).json()["message"]
+    signature = account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
+    reply = client.post("/api/auth/verify", json={"address": account.address, "signature": signature})
+    assert reply.status_code == 200, reply.text
+    return {"Authorization": f"Bearer {reply.json()['token']}"}
+
+
+@pytest.fixture(scope="session")
+def buyer_headers(client, traded):
+    return sign_in(client, traded.buyer.account)
+
+
+@pytest.fixture(scope="session")
+def seller_headers(client, traded):
+    return sign_in(client, traded.seller.account)
+
+
+@pytest.fixture(scope="session")
+def operator_headers(client):
+    return sign_in(client, dev_account(0))
+
+
+@pytest.fixture(scope="module")
+def own_node(tmp_path_factory):
+    """A private anvil for tests that rewrite history (reorgs) or need exact counts."""
+    node = AnvilNode(tmp_path_factory.mktemp("viewer-anvil")).start()
+    deployment = node.deploy(tmp_path_factory.mktemp("viewer-deploy") / "local.json")
+    yield node, node.settings(deployment)
+    node.stop(hard=True)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory, chain_settings, traded):
+    """The real `daisee-viewer serve` app (indexer thread included) on a loopback port."""
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from tests.support.anvil import free_port
+    from viewer.cli import build_app
+    from viewer.settings import ViewerSettings
+
+    settings = ViewerSettings(chain=chain_settings, database=tmp_path_factory.mktemp("live") / "v.sqlite",
+                              port=free_port())
+    server = uvicorn.Server(uvicorn.Config(build_app(settings), host="127.0.0.1", port=settings.port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{settings.port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # up, and the indexer has caught up with the session trades
+        try:
+            if httpx.get(f"{url}/api/totals", timeout=1).json()["purchases"] >= 2:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    else:
+        raise RuntimeError("viewer did not start or index in time")
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -1,0 +1,463 @@
+"""SQLite (WAL) store of the indexed events: the only place that knows the schema.
+
+Token amounts are uint256 and overflow SQLite's 64-bit integers, so they are stored as decimal
+text and summed with the `bigsum` aggregate (Python ints). Energy counters (uint64 Wh) and ids
+fit in INTEGER. Each indexed range is written with its cursor in one transaction, so a crash
+never leaves half a range; `rollback(fork)` undoes everything above a reorg's fork point.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Iterable
+
+from daisee.chain import ChainEvent
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meters (
+    meter_id INTEGER PRIMARY KEY, owner TEXT NOT NULL, oracle TEXT NOT NULL, kind INTEGER NOT NULL,
+    block_number INTEGER NOT NULL, deactivated_block INTEGER);
+CREATE INDEX IF NOT EXISTS meters_owner ON meters (owner);
+CREATE TABLE IF NOT EXISTS oracle_changes (
+    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, meter_id INTEGER NOT NULL, oracle TEXT NOT NULL,
+    PRIMARY KEY (block_number, log_index));
+CREATE TABLE IF NOT EXISTS readings (
+    meter_id INTEGER NOT NULL, seq INTEGER NOT NULL, timestamp INTEGER NOT NULL,
+    produced_wh INTEGER NOT NULL, consumed_wh INTEGER NOT NULL, soc_permille INTEGER NOT NULL,
+    produced_delta INTEGER NOT NULL, consumed_delta INTEGER NOT NULL, block_number INTEGER NOT NULL,
+    PRIMARY KEY (meter_id, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS readings_time ON readings (timestamp);
+CREATE INDEX IF NOT EXISTS readings_meter_time ON readings (meter_id, timestamp);
+CREATE INDEX IF NOT EXISTS readings_block ON readings (block_number);
+CREATE TABLE IF NOT EXISTS purchases (
+    purchase_id INTEGER PRIMARY KEY, buyer TEXT NOT NULL, seller TEXT NOT NULL, wh INTEGER NOT NULL,
+    amount TEXT NOT NULL, channel INTEGER NOT NULL,
+    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, tx_hash TEXT NOT NULL, opened_at INTEGER,
+    delivered_wh INTEGER, paid TEXT, refunded TEXT, fee TEXT,
+    settled_block INTEGER, settled_log_index INTEGER, settled_tx TEXT, settled_at INTEGER);
+CREATE INDEX IF NOT EXISTS purchases_buyer ON purchases (buyer, purchase_id);
+CREATE INDEX IF NOT EXISTS purchases_seller ON purchases (seller, purchase_id);
+CREATE INDEX IF NOT EXISTS purchases_open ON purchases (block_number, log_index);
+CREATE INDEX IF NOT EXISTS purchases_settled ON purchases (settled_block, settled_log_index);
+CREATE TABLE IF NOT EXISTS skips (
+    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, buyer TEXT NOT NULL, reason INTEGER NOT NULL,
+    PRIMARY KEY (block_number, log_index));
+CREATE TABLE IF NOT EXISTS transfers (
+    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, sender TEXT NOT NULL, recipient TEXT NOT NULL,
+    value TEXT NOT NULL, PRIMARY KEY (block_number, log_index));
+CREATE INDEX IF NOT EXISTS transfers_sender ON transfers (sender);
+CREATE INDEX IF NOT EXISTS transfers_recipient ON transfers (recipient);
+"""
+
+ZERO_ADDRESS = "0x" + "0" * 40
+STATUSES = ("open", "settled")
+PURCHASE_COLUMNS = """purchase_id, buyer, seller, wh, amount, channel, block_number, tx_hash, opened_at,
+    CASE WHEN settled_block IS NULL THEN 'open' ELSE 'settled' END AS status,
+    delivered_wh, paid, refunded, fee, settled_block, settled_tx, settled_at"""
+
+
+class BigSum:
+    """SUM over decimal-text uint256 values, exact (SQLite's SUM would overflow). Over no rows
+    SQLite returns NULL without asking us, hence the COALESCE around every use."""
+
+    def __init__(self):
+        self.total = 0
+
+    def step(self, value):
+        if value is not None:
+            self.total += int(value)
+
+    def finalize(self):
+        return str(self.total)
+
+
+class Store:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._cache: dict[str, tuple[int, Any]] = {}
+        self.db().executescript(SCHEMA)
+
+    # ------------------------------------------------------------------ connections
+
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection (API worker threads and the indexer thread each get one)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.create_aggregate("bigsum", 1, BigSum)
+            self._local.conn = conn
+        return conn
+
+    def connection(self):
+        return _Transaction(self.db())
+
+    def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db().execute(sql, tuple(params))]
+
+    def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
+        row = self.db().execute(sql, tuple(params)).fetchone()
+        return dict(row) if row is not None else None
+
+    # ------------------------------------------------------------------ cursor and reorg bookkeeping
+
+    def cursor(self) -> int | None:
+        """Last block fully indexed, or None before the first range."""
+        row = self._one("SELECT value FROM meta WHERE key = 'cursor'")
+        return int(row["value"]) if row else None
+
+    def version(self) -> int:
+        """Bumped by every write: what the caches of whole-table aggregates are keyed on."""
+        row = self._one("SELECT value FROM meta WHERE key = 'version'")
+        return int(row["value"]) if row else 0
+
+    @staticmethod
+    def _set_cursor(db: sqlite3.Connection, cursor: int) -> None:
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor', ?)", (str(cursor),))
+        db.execute(
+            """INSERT INTO meta (key, value) VALUES ('version', '1')
+               ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"""
+        )
+
+    def _cached(self, name: str, compute):
+        """`compute()` once per store version (aggregates over whole tables change only on writes)."""
+        version = self.version()
+        hit = self._cache.get(name)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        value = compute()
+        self._cache[name] = (version, value)
+        return value
+
+    def recent_blocks(self) -> list[tuple[int, str]]:
+        """(number, hash) of the remembered recent blocks, newest first."""
+        return [(r["number"], r["hash"]) for r in self._rows("SELECT number, hash FROM blocks ORDER BY number DESC")]
+
+    def apply(
+        self,
+        events: list[ChainEvent],
+        cursor: int,
+        block_hashes: dict[int, str],
+        timestamps: dict[int, int] | None = None,
+        keep_blocks: int = 64,
+    ) -> None:
+        """Write one indexed range: its events, the hashes of its blocks, and the new cursor."""
+        timestamps = timestamps or {}
+        with self.connection() as db:
+            writer = _EventWriter(db, timestamps)
+            for event in events:
+                writer.write(event)
+            db.executemany("INSERT OR REPLACE INTO blocks (number, hash) VALUES (?, ?)", block_hashes.items())
+            db.execute(
+                "DELETE FROM blocks WHERE number NOT IN (SELECT number FROM blocks ORDER BY number DESC LIMIT ?)",
+                (keep_blocks,),
+            )
+            self._set_cursor(db, cursor)
+
+    def rollback(self, fork: int) -> None:
+        """Forget everything above block `fork` (the last block still on the canonical chain)."""
+        with self.connection() as db:
+            for table in ("meters", "oracle_changes", "readings", "purchases", "skips", "transfers", "blocks"):
+                column = "number" if table == "blocks" else "block_number"
+                db.execute(f"DELETE FROM {table} WHERE {column} > ?", (fork,))
+            db.execute("UPDATE meters SET deactivated_block = NULL WHERE deactivated_block > ?", (fork,))
+            db.execute(
+                """UPDATE purchases SET delivered_wh = NULL, paid = NULL, refunded = NULL, fee = NULL,
+                   settled_block = NULL, settled_log_index = NULL, settled_tx = NULL, settled_at = NULL
+                   WHERE settled_block > ?""",
+                (fork,),
+            )
+            self._set_cursor(db, fork)
+
+    # ------------------------------------------------------------------ queries: members and meters
+
+    def meters(self, owner: str | None = None) -> list[dict[str, Any]]:
+        where, params = ("WHERE m.owner = ?", [owner]) if owner else ("", [])
+        return self._rows(
+            f"""SELECT m.meter_id, m.owner, m.kind, m.deactivated_block IS NULL AS active, m.block_number,
+                   COALESCE((SELECT oracle FROM oracle_changes c WHERE c.meter_id = m.meter_id
+                             ORDER BY block_number DESC, log_index DESC LIMIT 1), m.oracle) AS oracle,
+                   r.seq, r.timestamp, r.produced_wh, r.consumed_wh, r.soc_permille
+               FROM meters m
+               LEFT JOIN readings r ON r.meter_id = m.meter_id
+                    AND r.seq = (SELECT MAX(seq) FROM readings WHERE meter_id = m.meter_id)
+               {where} ORDER BY m.meter_id""",
+            params,
+        )
+
+    def meter(self, meter_id: int) -> dict[str, Any] | None:
+        return self._one("SELECT meter_id, owner FROM meters WHERE meter_id = ?", (meter_id,))
+
+    def readings(self, meter_id: int, start: int, end: int, limit: int, offset: int) -> tuple[int, list[dict]]:
+        where = "WHERE meter_id = ? AND timestamp BETWEEN ? AND ?"
+        params = [meter_id, start, end]
+        total = self.db().execute(f"SELECT COUNT(*) FROM readings {where}", params).fetchone()[0]
+        rows = self._rows(
+            f"""SELECT seq, timestamp, produced_wh, consumed_wh, soc_permille, produced_delta, consumed_delta,
+                       block_number FROM readings {where} ORDER BY timestamp, seq LIMIT ? OFFSET ?""",
+            [*params, limit, offset],
+        )
+        return total, rows
+
+    def series(self, start: int, end: int, bucket: int, meter_id: int | None = None) -> list[dict[str, Any]]:
+        """Energy produced/consumed per time bucket and mean state of charge, community-wide or one meter."""
+        where, params = "WHERE timestamp BETWEEN ? AND ?", [start, end]
+        if meter_id is not None:
+            where, params = where + " AND meter_id = ?", params + [meter_id]
+        return self._rows(
+            f"""SELECT (timestamp / ?) * ? AS t, SUM(produced_delta) AS produced_wh,
+                       SUM(consumed_delta) AS consumed_wh, CAST(ROUND(AVG(soc_permille)) AS INTEGER) AS soc_permille
+                FROM readings {where} GROUP BY t ORDER BY t""",
+            [bucket, bucket, *params],
+        )
+
+    def latest_reading_time(self) -> int | None:
+        return self.db().execute("SELECT MAX(timestamp) FROM readings").fetchone()[0]
+
+    # ------------------------------------------------------------------ queries: purchases
+
+    def purchases(
+        self,
+        limit: int,
+        offset: int,
+        member: str | None = None,
+        buyer: str | None = None,
+        seller: str | None = None,
+        status: str | None = None,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        clauses, params = [], []
+        if member:
+            clauses.append("(buyer = ? OR seller = ?)")
+            params += [member, member]
+        if buyer:
+            clauses.append("buyer = ?")
+            params.append(buyer)
+        if seller:
+            clauses.append("seller = ?")
+            params.append(seller)
+        if status == "open":
+            clauses.append("settled_block IS NULL")
+        elif status == "settled":
+            clauses.append("settled_block IS NOT NULL")
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        total = self.db().execute(f"SELECT COUNT(*) FROM purchases {where}", params).fetchone()[0]
+        rows = self._rows(
+            f"SELECT {PURCHASE_COLUMNS} FROM purchases {where} ORDER BY purchase_id DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return total, rows
+
+    def activity(self, after: tuple[int, int] | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Purchases opened and settled after chain position `after` (block, log index), oldest first;
+        without a position, the latest `limit` of them."""
+        newest_first = after is None
+        after = after or (-1, -1)
+        order = "DESC" if newest_first else "ASC"
+        rows = self._rows(
+            f"""SELECT * FROM (
+                  SELECT 'BuyEnergy' AS kind, block_number AS block, log_index, opened_at AS at, {PURCHASE_COLUMNS}
+                  FROM purchases WHERE (block_number, log_index) > (?, ?)
+                  UNION ALL
+                  SELECT 'PurchaseSettled', settled_block, settled_log_index, settled_at, {PURCHASE_COLUMNS}
+                  FROM purchases WHERE settled_block IS NOT NULL AND (settled_block, settled_log_index) > (?, ?))
+                ORDER BY block {order}, log_index {order} LIMIT ?""",
+            [*after, *after, limit],
+        )
+        return rows[::-1] if newest_first else rows
+
+    # ------------------------------------------------------------------ queries: summaries
+
+    def balance(self, address: str) -> str:
+        """Token balance from Transfer events: received - sent (the zero address gives -supply)."""
+        flows = [
+            int(self.db().execute(f"SELECT COALESCE(bigsum(value), '0') FROM transfers WHERE {column} = ?",
+                                  (address,)).fetchone()[0])
+            for column in ("recipient", "sender")
+        ]
+        return str(flows[0] - flows[1])
+
+    def member_summary(self, address: str) -> dict[str, Any]:
+        meter = self._one(
+            """SELECT m.meter_id, m.kind, r.produced_wh, r.consumed_wh, r.soc_permille FROM meters m
+               LEFT JOIN readings r ON r.meter_id = m.meter_id
+                    AND r.seq = (SELECT MAX(seq) FROM readings WHERE meter_id = m.meter_id)
+               WHERE m.owner = ?""",
+            (address,),
+        ) or {}
+        bought = self._one(
+            """SELECT COUNT(*) AS purchases, COALESCE(SUM(wh), 0) AS bought_wh,
+                      COALESCE(SUM(delivered_wh), 0) AS delivered_wh, COALESCE(bigsum(amount), '0') AS spent,
+                      COALESCE(bigsum(paid), '0') AS paid, COALESCE(bigsum(refunded), '0') AS refunded,
+                      COALESCE(bigsum(fee), '0') AS fees
+               FROM purchases WHERE buyer = ?""",
+            (address,),
+        )
+        sold = self._one(
+            """SELECT COUNT(*) AS sales, COALESCE(SUM(delivered_wh), 0) AS sold_wh,
+                      COALESCE(bigsum(paid), '0') AS earned
+               FROM purchases WHERE seller = ?""",
+            (address,),
+        )
+        return {
+            "address": address,
+            "meter_id": meter.get("meter_id"),
+            "kind": meter.get("kind"),
+            "produced_wh": meter.get("produced_wh") or 0,
+            "consumed_wh": meter.get("consumed_wh") or 0,
+            "soc_permille": meter.get("soc_permille"),
+            **bought,
+            **sold,
+            "token_balance": self.balance(address),
+        }
+
+    def usage(self, owner: str | None = None) -> list[dict[str, Any]]:
+        """The old page's "purchased vs consumed" table: per member, Wh consumed and Wh bought."""
+        if owner is None:
+            return self._cached("usage", lambda: self._usage(""))
+        return self._usage("WHERE buyer = ?", [owner, owner])
+
+    def _usage(self, buyer_filter: str, params: list | None = None) -> list[dict[str, Any]]:
+        where = "WHERE m.owner = ?" if buyer_filter else ""
+        return self._rows(
+            f"""SELECT m.meter_id, m.owner, m.kind, COALESCE(r.consumed_wh, 0) AS consumed_wh,
+                       COALESCE(p.purchased_wh, 0) AS purchased_wh, COALESCE(p.delivered_wh, 0) AS delivered_wh
+                FROM meters m
+                LEFT JOIN readings r ON r.meter_id = m.meter_id
+                     AND r.seq = (SELECT MAX(seq) FROM readings WHERE meter_id = m.meter_id)
+                LEFT JOIN (SELECT buyer, SUM(wh) AS purchased_wh, SUM(delivered_wh) AS delivered_wh
+                           FROM purchases {buyer_filter} GROUP BY buyer) p ON p.buyer = m.owner
+                {where} ORDER BY m.meter_id""",
+            params or [],
+        )
+
+    def totals(self) -> dict[str, Any]:
+        """Community aggregates (cached per store version: they scan whole tables)."""
+        return self._cached("totals", self._totals)
+
+    def _totals(self) -> dict[str, Any]:
+        db = self.db()
+        meters = db.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT owner), SUM(deactivated_block IS NULL) FROM meters"
+        ).fetchone()
+        energy = db.execute(
+            """SELECT COALESCE(SUM(produced_wh), 0), COALESCE(SUM(consumed_wh), 0), COUNT(*) FROM readings
+               WHERE (meter_id, seq) IN (SELECT meter_id, MAX(seq) FROM readings GROUP BY meter_id)"""
+        ).fetchone()
+        trade = db.execute(
+            """SELECT COUNT(*), SUM(settled_block IS NULL), COALESCE(SUM(wh), 0), COALESCE(SUM(delivered_wh), 0),
+                      COALESCE(bigsum(amount), '0'), COALESCE(bigsum(paid), '0'),
+                      COALESCE(bigsum(refunded), '0'), COALESCE(bigsum(fee), '0') FROM purchases"""
+        ).fetchone()
+        return {
+            "indexed_block": self.cursor(),
+            "meters": meters[0],
+            "members": meters[1],
+            "active_meters": meters[2] or 0,
+            "readings": db.execute("SELECT COUNT(*) FROM readings").fetchone()[0],
+            "produced_wh": energy[0],
+            "consumed_wh": energy[1],
+            "purchases": trade[0],
+            "open_purchases": trade[1] or 0,
+            "bought_wh": trade[2],
+            "delivered_wh": trade[3],
+            "volume": trade[4],
+            "paid": trade[5],
+            "refunded": trade[6],
+            "fees": trade[7],
+            "skipped": db.execute("SELECT COUNT(*) FROM skips").fetchone()[0],
+            "token_supply": str(-int(self.balance(ZERO_ADDRESS))),  # minted - burnt
+        }
+
+
+class _Transaction:
+    """`with` block = one IMMEDIATE transaction (the writer takes the lock up front)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+class _EventWriter:
+    """Turns decoded events into rows; events of other kinds (offers, rules, roles...) are not stored."""
+
+    def __init__(self, db: sqlite3.Connection, timestamps: dict[int, int]):
+        self.db, self.timestamps = db, timestamps
+        self._counters: dict[int, tuple[int, int]] = {}
+
+    def write(self, e: ChainEvent) -> None:
+        handler = getattr(self, f"_{e.name}", None)
+        if handler is not None:
+            handler(e, e.args)
+
+    def _MeterRegistered(self, e: ChainEvent, a: dict) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO meters (meter_id, owner, oracle, kind, block_number) VALUES (?, ?, ?, ?, ?)",
+            (a["meterId"], a["owner"], a["oracle"], int(a["kind"]), e.block_number),
+        )
+
+    def _MeterOracleChanged(self, e: ChainEvent, a: dict) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO oracle_changes VALUES (?, ?, ?, ?)",
+            (e.block_number, e.log_index, a["meterId"], a["oracle"]),
+        )
+
+    def _MeterDeactivated(self, e: ChainEvent, a: dict) -> None:
+        self.db.execute("UPDATE meters SET deactivated_block = ? WHERE meter_id = ?", (e.block_number, a["meterId"]))
+
+    def _MeterReading(self, e: ChainEvent, a: dict) -> None:
+        meter_id = a["meterId"]
+        previous = self._counters.get(meter_id)
+        if previous is None:
+            row = self.db.execute(
+                "SELECT produced_wh, consumed_wh FROM readings WHERE meter_id = ? ORDER BY seq DESC LIMIT 1",
+                (meter_id,),
+            ).fetchone()
+            # The first reading of a meter is its baseline: counters may start anywhere.
+            previous = (row[0], row[1]) if row else (a["producedWh"], a["consumedWh"])
+        self.db.execute(
+            "INSERT OR REPLACE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (meter_id, a["seq"], a["timestamp"], a["producedWh"], a["consumedWh"], a["socPermille"],
+             a["producedWh"] - previous[0], a["consumedWh"] - previous[1], e.block_number),
+        )
+        self._counters[meter_id] = (a["producedWh"], a["consumedWh"])
+
+    def _BuyEnergy(self, e: ChainEvent, a: dict) -> None:
+        self.db.execute(
+            """INSERT OR REPLACE INTO purchases (purchase_id, buyer, seller, wh, amount, channel, block_number,
+                   log_index, tx_hash, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (a["purchaseId"], a["buyer"], a["seller"], a["wh"], str(a["amount"]), a["channel"], e.block_number,
+             e.log_index, e.tx_hash, self.timestamps.get(e.block_number)),
+        )
+
+    def _PurchaseSettled(self, e: ChainEvent, a: dict) -> None:
+        self.db.execute(
+            """UPDATE purchases SET delivered_wh = ?, paid = ?, refunded = ?, fee = ?, settled_block = ?,
+                   settled_log_index = ?, settled_tx = ?, settled_at = ? WHERE purchase_id = ?""",
+            (a["deliveredWh"], str(a["paid"]), str(a["refunded"]), str(a["fee"]), e.block_number, e.log_index,
+             e.tx_hash, self.timestamps.get(e.block_number), a["purchaseId"]),
+        )
+
+    def _PurchaseSkipped(self, e: ChainEvent, a: dict) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO skips VALUES (?, ?, ?, ?)", (e.block_number, e.log_index, a["buyer"], int(a["reason"]))
+        )
+
+    def _Transfer(self, e: ChainEvent, a: dict) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO transfers VALUES (?, ?, ?, ?, ?)",
+            (e.block_number, e.log_index, a["from"], a["to"], str(a["value"])),
+        )
+
