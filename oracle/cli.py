@@ -2,25 +2,16 @@
 from __future__ import annotations
 
 import json
-import logging
 import signal
 from pathlib import Path
 
 import click
 
+from daisee import cli
 from oracle.settings import OracleSettings
 
-config_option = click.option(
-    "--config", "-c", "config", type=click.Path(path_type=Path), envvar="DAISEE_ORACLE_CONFIG",
-    default=None, help="YAML config (see oracle/example.yaml); env DAISEE_ORACLE_* overrides it.",
-)
-
-
-@click.group()
-@click.option("--log-level", default="INFO", show_default=True)
-def main(log_level: str) -> None:
-    """DAISEE meter oracle."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+config_option = cli.config_option("oracle")
+main = cli.service_group("DAISEE meter oracle.")
 
 
 @main.command()

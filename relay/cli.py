@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 from web3 import Web3
 
+from daisee import cli
 from relay.board import make_board
 from relay.config import RelaySettings
 from relay.handler import own_supply
@@ -23,14 +24,14 @@ log = logging.getLogger("daisee.relay")
 
 
 @click.group()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), envvar="DAISEE_RELAY_CONFIG",
-              help="YAML settings (environment DAISEE_RELAY_... overrides them).")
-@click.option("--log-level", default="INFO", show_default=True)
+@cli.config_option("relay")
+@cli.log_level_option
 @click.pass_context
-def main(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def main(ctx: click.Context, config: Path | None, log_level: str) -> None:
+    """DAISEE relay: switches each member's supply as the exchange decides."""
+    cli.setup_logging(log_level)
     try:
-        ctx.obj = RelaySettings.load(config_path)
+        ctx.obj = RelaySettings.load(config)
     except Exception as exc:
         raise click.ClickException(f"bad configuration: {exc}") from exc
 

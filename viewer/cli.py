@@ -11,6 +11,7 @@ import click
 import uvicorn
 from fastapi import FastAPI
 
+from daisee import cli
 from daisee.chain import Community
 from viewer.api import create_app
 from viewer.auth import Authenticator, contract_operator_check
@@ -58,15 +59,8 @@ def load(config: Path | None, **overrides) -> ViewerSettings:
     return ViewerSettings.load(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
-config_option = click.option("--config", "-c", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-                             help="YAML settings (see viewer/example.yaml); env DAISEE_VIEWER_* overrides it.")
-
-
-@click.group()
-@click.option("--log-level", default="INFO", show_default=True)
-def main(log_level: str) -> None:
-    """DAISEE community viewer."""
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+config_option = cli.config_option("viewer")
+main = cli.service_group("DAISEE community viewer.")
 
 
 @main.command()
