@@ -72,6 +72,12 @@ class Trade:
         """Buyer's meter measures `wh` more consumption (settles when it reaches DELTA_WH)."""
         return self.report(self.buyer, consumed=wh, soc=600)
 
+    def wait(self, seconds: int) -> None:
+        """Let chain time pass (the next readings carry it)."""
+        rpc = self.admin.community.w3.provider.make_request
+        rpc("evm_increaseTime", [seconds])
+        rpc("evm_mine", [])
+
     def events(self, receipt, name: str):
         return [dict(e["args"]) for e in self.admin.community.exchange.events[name]().process_receipt(receipt, errors=DISCARD)]
 
