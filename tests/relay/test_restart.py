@@ -43,6 +43,9 @@ def test_relay_killed_mid_stream_neither_misses_nor_doubles_a_switch(tmp_path, c
         head = w3.eth.block_number
         wait_for(lambda: (s := RelayState.load(config.state_file)) and s.cursor >= head, timeout=20,
                  what="relay caught up")
+        # state is saved before the board switches: wait for the board to have acted too
+        wait_for(lambda: len(transitions_of(config, buyer)) >= 1 + 2 * CYCLES, timeout=20,
+                 what="board switched")
     finally:
         service.send_signal(signal.SIGTERM)
         service.wait(timeout=10)
