@@ -102,12 +102,13 @@ def load_signer(alias: str, passphrase_file: Path | None = None) -> LocalAccount
     return Account.from_key(Account.decrypt(json.loads(keyfile.read_text()), passphrase))
 
 
-def write_keyfile(alias: str, account: LocalAccount, passphrase: str) -> Path:
-    """Store `account` as an ape keyfile (used by the demo to provision simulated meters)."""
+def write_keyfile(alias: str, account: LocalAccount, passphrase: str, iterations: int | None = None) -> Path:
+    """Store `account` as an ape keyfile. `iterations` lowers the scrypt cost (default ~1 s to
+    decrypt) where keys are throwaway and decrypted often: tests, simulated meters."""
     folder = ape_data_folder() / "accounts"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{alias}.json"
-    path.write_text(json.dumps(Account.encrypt(account.key, passphrase)))
+    path.write_text(json.dumps(Account.encrypt(account.key, passphrase, iterations=iterations)))
     path.chmod(0o600)
     return path
 

@@ -148,10 +148,6 @@ class Store:
 
     # ------------------------------------------------------------------ errors
 
-    def set_error(self, meter_id: int, error: str | None) -> None:
-        with self._tx():
-            self.db.execute("UPDATE meters SET last_error=? WHERE meter_id=?", (error, meter_id))
-
     def stop(self, meter_id: int, reason: str) -> None:
         with self._tx():
             self.db.execute("UPDATE meters SET stopped=?, last_error=? WHERE meter_id=?", (reason, reason, meter_id))

@@ -92,11 +92,6 @@ def clock(chain):
 
 
 @pytest.fixture(scope="session")
-def meter_state(exchange):
-    return lambda meter_id: exchange.meter(meter_id)
-
-
-@pytest.fixture(scope="session")
 def read(exchange, oracle, clock):
     """read(meter_id, produced=, consumed=, soc=, seq=, ts=) -> receipt; defaults continue the
     meter's on-chain state (next seq, same counters, now)."""

@@ -2,14 +2,13 @@
 meters on the session anvil, and oracles built on them with a manual clock."""
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 import yaml
 from eth_account import Account
 
-from daisee.chain import Community
+from daisee.chain import Community, write_keyfile
 from oracle.clock import ManualClock
 from oracle.drivers import Sample
 from oracle.service import Oracle
@@ -45,20 +44,17 @@ def ape_folder(tmp_path_factory):
         yield folder
 
 
-def store_key(folder, alias: str, key) -> None:
-    """An ape keyfile like `write_keyfile`'s, with a cheap scrypt cost: the default costs ~1 s
-    to decrypt, which every oracle start (and the kill -9 loop) would pay."""
-    path = folder / "accounts" / f"{alias}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(Account.encrypt(key.key, PASSPHRASE, iterations=2**10)))
-    path.chmod(0o600)
+def store_key(key, alias: str = ALIAS) -> None:
+    """`key` as an ape keyfile in the session's APE_DATA_FOLDER, at a cheap scrypt cost: the
+    default costs ~1 s to decrypt, which every oracle start (and the kill -9 loop) would pay."""
+    write_keyfile(alias, key, PASSPHRASE, iterations=2**10)
 
 
 @pytest.fixture(scope="session")
 def gateway(chain_settings, ape_folder):
     """A funded oracle key stored as an ape keyfile."""
     key = funded_account(CommunityAdmin(Community.open(chain_settings)), tokens=0)
-    store_key(ape_folder, ALIAS, key)
+    store_key(key)
     return key
 
 

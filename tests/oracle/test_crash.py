@@ -43,7 +43,7 @@ def crash_setup(node, ape_folder, tmp_path):
     chain = anvil.settings(deployment)
     admin = CommunityAdmin(Community.open(chain))
     key = funded_account(admin, tokens=0)
-    store_key(ape_folder, ALIAS, key)
+    store_key(key, ALIAS)
     from eth_account import Account
 
     meter_id = admin.register(Account.create(), PROSUMER, key)

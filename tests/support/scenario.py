@@ -2,10 +2,9 @@
 it. Used by the relay, viewer and end-to-end suites to produce real BuyEnergy/PurchaseSettled."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from eth_account import Account
-from web3 import Web3
 from web3.logs import DISCARD
 
 from daisee.chain import Transactor
@@ -50,7 +49,6 @@ class Trade:
     admin: CommunityAdmin
     seller: Member
     buyer: Member
-    receipts: list = field(default_factory=list)
 
     def report(self, member: Member, produced: int = 0, consumed: int = 0, soc: int = 500):
         """One reading for `member`: counters advance by `produced`/`consumed` Wh."""
@@ -60,9 +58,7 @@ class Trade:
         # chain time, never ahead of it: equal timestamps are valid, future ones are not
         member.timestamp = max(member.timestamp, self.admin.community.w3.eth.get_block("latest")["timestamp"])
         reading = (member.meter_id, member.seq, member.timestamp, member.produced, member.consumed, soc)
-        receipt = member.oracle_tx.transact(self.admin.community.exchange.functions.submitReadings([reading]))
-        self.receipts.append(receipt)
-        return receipt
+        return member.oracle_tx.transact(self.admin.community.exchange.functions.submitReadings([reading]))
 
     def buy(self):
         """Buyer's battery under threshold: the rule buys DELTA_WH from the seller."""
@@ -101,6 +97,3 @@ def trade(admin: CommunityAdmin, stock_wh: int = 100_000) -> Trade:
     t.report(seller, produced=stock_wh, soc=900)
     return t
 
-
-def checksum(address: str) -> str:
-    return Web3.to_checksum_address(address)
