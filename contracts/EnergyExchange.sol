@@ -5,6 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
 import {IEnergyExchange} from "../interfaces/IEnergyExchange.sol";
@@ -17,8 +18,9 @@ import {IEnergyExchange} from "../interfaces/IEnergyExchange.sol";
 /// counters are one slot each, loaded once per run of consecutive readings of the same meter and
 /// written back once. The reading series itself lives only in `MeterReading` events.
 /// The only external calls go to the immutable community token (OpenZeppelin ERC20, no hooks),
-/// always after the exchange's own state is written.
-contract EnergyExchange is IEnergyExchange, AccessControl, Pausable {
+/// always after the exchange's own state is written. `multicall` (OpenZeppelin) lets the operator
+/// onboard a street (registrations, relayed permits) in one transaction; each call keeps its own checks.
+contract EnergyExchange is IEnergyExchange, AccessControl, Pausable, Multicall {
     using SafeERC20 for IERC20;
 
     bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
@@ -298,8 +300,12 @@ contract EnergyExchange is IEnergyExchange, AccessControl, Pausable {
     }
 
     /// @inheritdoc IEnergyExchange
+    /// @dev Reverts unless the allowance is in place afterwards: a relayer's gas estimate must not
+    /// settle on a gas limit where the permit silently runs out of gas inside the try.
     function permitBudget(address owner, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s) external {
         _tryPermit(owner, value, deadline, v, r, s);
+        uint256 allowed = _token.allowance(owner, address(this));
+        if (allowed < value) revert PermitRejected(owner, allowed, value);
     }
 
     /// @inheritdoc IEnergyExchange

@@ -47,7 +47,11 @@ class Deployment(BaseModel):
 
 
 def connect(settings: ChainSettings) -> Web3:
-    return Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": settings.request_timeout}))
+    w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": settings.request_timeout}))
+    # Transactions are signed here with the deployment's chain id (checked once in Community.open);
+    # web3's validation middleware would ask the node for its chain id twice per transaction.
+    w3.middleware_onion.remove("validation")
+    return w3
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,13 @@ class Community:
     def open(cls, settings: ChainSettings, w3: Web3 | None = None) -> "Community":
         deployment = Deployment.load(settings.deployment)
         w3 = w3 or connect(settings)
+        try:
+            chain_id = w3.eth.chain_id
+        except Exception:  # node not up yet: the services start anyway and retry (chain id unchecked)
+            chain_id = deployment.chain_id
+        if chain_id != deployment.chain_id:
+            raise ValueError(f"{settings.rpc_url} is chain {chain_id}, but {settings.deployment} "
+                             f"was deployed on chain {deployment.chain_id}")
         return cls(
             w3=w3,
             deployment=deployment,
@@ -111,6 +122,36 @@ def write_keyfile(alias: str, account: LocalAccount, passphrase: str, iterations
     path.write_text(json.dumps(Account.encrypt(account.key, passphrase, iterations=iterations)))
     path.chmod(0o600)
     return path
+
+
+# ------------------------------------------------------------------------------------ permits
+
+
+def permit_signature(owner: LocalAccount, token_name: str, token: str, chain_id: int, spender: str, value: int,
+                     nonce: int, deadline: int) -> tuple[int, bytes, bytes]:
+    """EIP-2612 `(v, r, s)` by `owner` allowing `spender` `value` of `token` (an OpenZeppelin
+    ERC20Permit, version "1"): a member signs it off-chain and anyone relays it (`permitBudget`)."""
+    signed = Account.sign_typed_data(owner.key, full_message={
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "Permit": [
+                {"name": "owner", "type": "address"},
+                {"name": "spender", "type": "address"},
+                {"name": "value", "type": "uint256"},
+                {"name": "nonce", "type": "uint256"},
+                {"name": "deadline", "type": "uint256"},
+            ],
+        },
+        "primaryType": "Permit",
+        "domain": {"name": token_name, "version": "1", "chainId": chain_id, "verifyingContract": token},
+        "message": {"owner": owner.address, "spender": spender, "value": value, "nonce": nonce, "deadline": deadline},
+    })
+    return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
 
 
 # ------------------------------------------------------------------------------------ events
@@ -255,20 +296,29 @@ class Transactor:
 
     def send(self, fn, gas: int | None = None) -> bytes:
         """Estimate (which surfaces reverts before spending gas), sign and send; returns tx hash."""
-        if self._nonce is None:
-            self._nonce = self.w3.eth.get_transaction_count(self.account.address, "pending")
-        params = {"from": self.account.address, "nonce": self._nonce, "chainId": self._chain_id}
+        params = self._params()
         try:
             if gas is None:
                 gas = int(fn.estimate_gas(params) * 1.2) + 10_000
         except Exception as exc:  # web3 wraps revert data in several exception types
             raise self._revert(exc) from exc
+        return self._sign_and_send(fn.build_transaction({**params, "gas": gas, **self._fees()}))
+
+    def send_value(self, to: str, wei: int) -> bytes:
+        """A plain transfer of the chain's coin (gas money for a new key)."""
+        return self._sign_and_send({**self._params(), "to": to, "value": wei, "gas": 21_000, **self._fees()})
+
+    def _params(self) -> dict:
+        if self._nonce is None:
+            self._nonce = self.w3.eth.get_transaction_count(self.account.address, "pending")
+        return {"from": self.account.address, "nonce": self._nonce, "chainId": self._chain_id}
+
+    def _fees(self) -> dict:
         base = self.w3.eth.get_block("latest").get("baseFeePerGas", 0)
-        tx = fn.build_transaction(
-            {**params, "gas": gas, "maxFeePerGas": 2 * base + 10**9, "maxPriorityFeePerGas": 10**9}
-        )
-        signed = self.account.sign_transaction(tx)
-        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        return {"maxFeePerGas": 2 * base + 10**9, "maxPriorityFeePerGas": 10**9}
+
+    def _sign_and_send(self, tx: dict) -> bytes:
+        tx_hash = self.w3.eth.send_raw_transaction(self.account.sign_transaction(tx).raw_transaction)
         self._nonce += 1
         return tx_hash
 

@@ -136,6 +136,7 @@ interface IEnergyExchange {
     error PurchaseNotExpired(uint32 purchaseId, uint40 expiry);
     error FeeTooHigh(uint16 feeBps, uint16 maxFeeBps);
     error InvalidTiming();
+    error PermitRejected(address owner, uint256 allowance, uint256 value);
 
     // ---------------------------------------------------------------- registry (operator)
 
@@ -174,6 +175,7 @@ interface IEnergyExchange {
         bytes32 s
     ) external returns (uint32 purchaseId);
     /// @notice Relay a member's EIP-2612 permit so rule-triggered purchases can pull its tokens.
+    /// Reverts with PermitRejected when the exchange's allowance is still below `value` afterwards.
     function permitBudget(address owner, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s) external;
     /// @notice Settle the open purchase of `buyerMeterId` once it has expired (anyone may call).
     function settleExpired(uint32 buyerMeterId) external;

@@ -94,6 +94,10 @@ class Oracle:
     def flush(self, force: bool = False) -> int:
         return self.submitter.flush(force)
 
+    def retry_now(self) -> None:
+        """Drop the backoff after a failure: the cause is known to be repaired (a node back up)."""
+        self.submitter.backoff.succeeded()
+
     def drain(self, timeout: float = 30.0) -> bool:
         """Flush until the queue is empty (or `timeout` of the oracle clock passes)."""
         deadline = self.clock.now() + timeout

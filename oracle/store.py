@@ -45,7 +45,8 @@ class Store:
     def __init__(self, path: Path | str):
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), timeout=10, isolation_level=None)
+        # One user at a time, though not always the creating thread (the simulation submits from a pool).
+        self.db = sqlite3.connect(str(path), timeout=10, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")  # a queued reading survives a power cut
         self.db.executescript(SCHEMA)

@@ -154,39 +154,11 @@ def sign_permit(token, chain):
     """EIP-2612 signature (v, r, s) by `owner` for `spender`."""
     from eth_account import Account
 
+    from daisee.chain import permit_signature
+
     def sign_permit(owner, spender, value, deadline):
-        data = {
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                "Permit": [
-                    {"name": "owner", "type": "address"},
-                    {"name": "spender", "type": "address"},
-                    {"name": "value", "type": "uint256"},
-                    {"name": "nonce", "type": "uint256"},
-                    {"name": "deadline", "type": "uint256"},
-                ],
-            },
-            "primaryType": "Permit",
-            "domain": {
-                "name": token.name(),
-                "version": "1",
-                "chainId": chain.chain_id,
-                "verifyingContract": token.address,
-            },
-            "message": {
-                "owner": owner.address,
-                "spender": str(spender.address if hasattr(spender, "address") else spender),
-                "value": value,
-                "nonce": token.nonces(owner),
-                "deadline": deadline,
-            },
-        }
-        signed = Account.sign_typed_data(owner.private_key, full_message=data)
-        return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
+        spender = str(spender.address if hasattr(spender, "address") else spender)
+        return permit_signature(Account.from_key(owner.private_key), token.name(), token.address, chain.chain_id,
+                                spender, value, token.nonces(owner), deadline)
 
     return sign_permit

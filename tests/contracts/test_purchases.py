@@ -98,6 +98,22 @@ def test_permit_budget_lets_the_rule_pull_tokens(exchange, token, buyer, trigger
     assert token.allowance(buyer, exchange) == 0
 
 
+def test_permit_budget_with_a_bad_signature_reverts(exchange, token, buyer, stranger, sign_permit, clock):
+    token.approve(exchange, 0, sender=buyer)
+    deadline = clock.now() + 3600
+    v, r, s = sign_permit(stranger, exchange, DELTA * PRICE, deadline)  # signed by someone else
+    with ape.reverts(exchange.PermitRejected, owner=buyer.address, allowance=0, value=DELTA * PRICE):
+        exchange.permitBudget(buyer, DELTA * PRICE, deadline, v, r, s, sender=stranger)
+
+
+def test_front_run_permit_budget_still_passes(exchange, token, buyer, stranger, sign_permit, clock):
+    deadline = clock.now() + 3600
+    v, r, s = sign_permit(buyer, exchange, DELTA * PRICE, deadline)
+    token.permit(buyer, exchange, DELTA * PRICE, deadline, v, r, s, sender=stranger)  # used first by someone
+    exchange.permitBudget(buyer, DELTA * PRICE, deadline, v, r, s, sender=stranger)
+    assert token.allowance(buyer, exchange) == DELTA * PRICE
+
+
 def test_manual_buy_with_permit(exchange, token, buyer, seller, sign_permit, clock, buyer_meter):
     token.approve(exchange, 0, sender=buyer)
     deadline = clock.now() + 3600
