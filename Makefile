@@ -6,10 +6,16 @@ export PYTHONPATH := $(CURDIR)
 NODE_URL ?= http://127.0.0.1:8545
 ARGS ?=
 
-.PHONY: bootstrap test test-foundry deploy node node-stop bench clean
+.PHONY: bootstrap demo test test-foundry deploy node node-stop bench clean
 
 bootstrap:
 	@tools/bootstrap
+
+## The main job: a simulated community on the local anvil (`make node`), its oracles and relays,
+## an accelerated day, a summary, then the viewer on http://127.0.0.1:8080 until Ctrl-C.
+## e.g. make demo ARGS="--members 50 --no-viewer"; ARGS="--network ethereum:volta:node --account op".
+demo: node
+	APE_FOUNDRY_HOST=$(NODE_URL) ape run demo $(ARGS)
 
 ## All tests: contracts on the in-process chain, services and end-to-end against real anvil nodes.
 test: bootstrap

@@ -176,8 +176,12 @@ class EventReader:
     """Decodes the logs of the community contracts in block ranges (no filters kept on the node,
     so it works the same against anvil, a PoA node or a load-balanced RPC)."""
 
-    def __init__(self, community: Community, names: Iterable[str] | None = None):
+    def __init__(self, community: Community, names: Iterable[str] | None = None,
+                 buyers: Iterable[str] | None = None):
+        """`buyers`: only events whose second indexed field is one of these addresses (the buyer of
+        BuyEnergy / PurchaseSettled), filtered by the node, so a relay reads its members' events only."""
         self.w3 = community.w3
+        self._buyers = None if buyers is None else ["0x" + "00" * 12 + a.lower().removeprefix("0x") for a in buyers]
         wanted = set(names) if names is not None else None
         self._by_topic: dict[bytes, tuple[Contract, str]] = {}
         for contract in (community.exchange, community.token):
@@ -192,15 +196,11 @@ class EventReader:
 
     def fetch(self, from_block: int, to_block: int) -> list[ChainEvent]:
         """Every wanted event in [from_block, to_block], in chain order."""
-        if to_block < from_block:
+        if to_block < from_block or self._buyers == []:
             return []
+        topics = [list(self._by_topic)] + ([None, self._buyers] if self._buyers is not None else [])
         logs = self.w3.eth.get_logs(
-            {
-                "address": self._addresses,
-                "fromBlock": from_block,
-                "toBlock": to_block,
-                "topics": [list(self._by_topic)],
-            }
+            {"address": self._addresses, "fromBlock": from_block, "toBlock": to_block, "topics": topics}
         )
         events = []
         for log in logs:

@@ -40,6 +40,7 @@ class SimulatedDriver(_Strict):
     utc_offset_hours: float = 1.0
     relay_state_file: Path | None = None
     member: str | None = None  # checksum address of the meter's owner, to find it in the relay state
+    battery_state_file: Path | None = None  # keeps the simulated battery's charge across oracle restarts
 
 
 class Ina219Sensor(_Strict):

@@ -28,7 +28,7 @@ class Relay:
     def __init__(self, config: RelaySettings, board: Board | None = None, community: Community | None = None):
         self.config = config
         self.community = community or Community.open(config.chain)
-        self.reader = EventReader(self.community, names=EVENTS)
+        self.reader = EventReader(self.community, names=EVENTS, buyers=config.members)
         self.board = board or make_board(config)
         self.state = self._load_state()
         self.failsafe = False

@@ -95,8 +95,9 @@ def read_outcome(community: Community, members: list[Member]) -> Outcome:
     return Outcome(list(rows.values()), recipient, token.functions.balanceOf(recipient).call(), events)
 
 
-def run_events(community: Community):
-    reader = EventReader(community, names=EVENTS)
+def run_events(community: Community, names: list[str] | None = EVENTS):
+    """The run's events (`names`; None: every event of both contracts), in chain order."""
+    reader = EventReader(community, names=names)
     head, events = reader.head(), []
     for start in range(community.deployment.deployed_block, head + 1, SPAN):
         events += reader.fetch(start, min(head, start + SPAN - 1))

@@ -81,16 +81,20 @@ class SimulatedTime:
 
 
 class Simulation:
-    def __init__(self, chain: ChainSettings, plan: Plan, members: list[Member], workdir: Path, step: float = 900):
+    def __init__(self, chain: ChainSettings, plan: Plan, members: list[Member], workdir: Path, step: float = 900,
+                 parallel: int = 8):
         self.chain, self.plan, self.members = chain, plan, members
         self.workdir = Path(workdir)
+        (self.workdir / "batteries").mkdir(parents=True, exist_ok=True)
         self.community = Community.open(chain)
         self.time = SimulatedTime(self.community, step)
         self.meter_ids = {m.plan.index: m.meter_id for m in members}
         self.streets = [s for s in range(plan.streets) if any(m.kind == CONSUMER for m in plan.street(s))]
         self.oracles = [self.start_oracle(i) for i in range(len(plan.oracles))]
         self.relays = {s: self.start_relay(s) for s in self.streets}
-        self.pool = ThreadPoolExecutor(8, thread_name_prefix="oracle")
+        # Oracles submitting side by side land in an order that varies from run to run (as on a real
+        # chain); parallel=1 submits them in a fixed order, so that two runs can be compared exactly.
+        self.pool = ThreadPoolExecutor(parallel, thread_name_prefix="oracle")
         self.steps = 0
 
     # ------------------------------------------------------------------ the services' configuration
@@ -105,7 +109,8 @@ class Simulation:
             meters=[
                 {"meter_id": self.meter_ids[m.index],
                  "driver": {"kind": "simulated", **m.driver, "utc_offset_hours": LOCAL_UTC_OFFSET_H,
-                            "relay_state_file": self.board_file(m.street), "member": m.address},
+                            "relay_state_file": self.board_file(m.street), "member": m.address,
+                            "battery_state_file": self.workdir / "batteries" / f"{m.index}.json"},
                  "limits": {"max_gap_s": 2 * step}}
                 for m in self.plan.read_by(oracle)
             ],

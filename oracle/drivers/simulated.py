@@ -51,6 +51,7 @@ class SimulatedMeter:
         self.clock = clock
         self.soc_wh = settings.battery_wh * settings.initial_soc_permille / 1000
         self.last_t: float | None = None
+        self._resume()
         has_pv = settings.profile in ("producer", "prosumer")
         has_load = settings.profile in ("consumer", "prosumer")
         self.pv_peak = settings.pv_peak_w if has_pv else 0.0
@@ -88,6 +89,20 @@ class SimulatedMeter:
             hours = (t - self.last_t) / 3600.0
             self.soc_wh = min(self.s.battery_wh, max(0.0, self.soc_wh + battery_w * hours))
         self.last_t = t
+        if self.s.battery_state_file is not None:
+            tmp = self.s.battery_state_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"soc_wh": self.soc_wh, "t": t}))
+            tmp.replace(self.s.battery_state_file)
+
+    def _resume(self) -> None:
+        """A real battery keeps its charge while the oracle restarts: so does the simulated one."""
+        path = self.s.battery_state_file
+        try:
+            state = json.loads(path.read_text()) if path is not None and path.is_file() else None
+            if state is not None:
+                self.soc_wh, self.last_t = float(state["soc_wh"]), float(state["t"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # unreadable: start from initial_soc_permille, as a fresh simulation
 
     def close(self) -> None:
         pass

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from daisee.chain import Community
+from daisee.chain import Community, EventReader
+from relay.service import EVENTS
 from tests.relay.conftest import OWN_CHANNEL, relay_settings, supply_of, transitions_of, wait_for
 from tests.support.anvil import CommunityAdmin
 from tests.support.scenario import SELLER_CHANNEL, trade
@@ -55,3 +56,15 @@ def test_purchases_on_another_exchange_are_ignored(tmp_path, chain_settings, oth
     elsewhere.buy()
     wait_for(relay.caught_up, what="relay caught up")
     assert [t["source"] for t in transitions_of(config, elsewhere.buyer.address)] == ["own"]
+
+
+def test_the_node_sends_only_the_events_of_members_wired_here(chain_settings, admin, fresh_trade):
+    """A relay on a Pi downloads its members' purchases, not the whole community's."""
+    stranger = trade(admin)
+    start = admin.community.w3.eth.block_number + 1
+    fresh_trade.buy()
+    stranger.buy()
+    reader = EventReader(admin.community, names=EVENTS, buyers=[fresh_trade.buyer.address])
+    events = reader.fetch(start, admin.community.w3.eth.block_number)
+    assert [(e.name, e.args["buyer"]) for e in events] == [("BuyEnergy", fresh_trade.buyer.address)]
+    assert EventReader(admin.community, names=EVENTS, buyers=[]).fetch(start, start + 10) == []

@@ -1,0 +1,193 @@
+"""The community demo: `ape run demo [--members N] [--days D] [--seed S] [--speed X] [--network ...]`.
+
+Starts (through ape-foundry) or joins a node, deploys the contracts, funds and registers a simulated
+community, then runs the real oracle and relay services on it for an accelerated day while the
+viewer serves the dashboard; prints a summary per member and how long each phase took.
+`make demo ARGS="..."` runs it with everything installed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import socket
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import click
+from ape import accounts, chain
+from ape.cli import ConnectedProviderCommand, network_option
+
+from daisee.chain import Community, load_signer
+from daisee.cli import LOG_FORMAT
+from daisee.config import ChainSettings
+from simulation.community import establish, plan_community
+from simulation.outcome import read_outcome, table
+from simulation.world import LOCAL_UTC_OFFSET_H, Simulation
+
+STARTED = time.monotonic()  # the script is loaded before ape connects (and starts anvil)
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_NETWORK = "ethereum:local:foundry"
+
+
+class Phases:
+    """Wall time of each phase, for the summary."""
+
+    def __init__(self):
+        self.times: dict[str, float] = {"ape + node": time.monotonic() - STARTED}
+        self._at = time.monotonic()
+
+    def done(self, name: str) -> None:
+        now = time.monotonic()
+        self.times[name] = now - self._at
+        self._at = now
+
+    def lines(self) -> str:
+        total = sum(self.times.values())
+        return "\n".join([f"  {name:<12} {seconds:8.1f} s" for name, seconds in self.times.items()]
+                         + [f"  {'total':<12} {total:8.1f} s"])
+
+
+def operator_key(network, alias: str | None):
+    """The operator's key: test account 0 on a local network, else an ape keyfile account."""
+    if alias is None:
+        if not network.is_local:
+            raise click.UsageError("--account ALIAS (an ape account holding the operator key) is needed here")
+        return accounts.test_accounts[0], _local_key(accounts.test_accounts[0])
+    if f"APE_ACCOUNTS_{alias}_PASSPHRASE" not in os.environ:
+        os.environ[f"APE_ACCOUNTS_{alias}_PASSPHRASE"] = click.prompt(f"passphrase of {alias}", hide_input=True)
+    return accounts.load(alias), load_signer(alias)
+
+
+def _local_key(test_account):
+    from eth_account import Account
+
+    return Account.from_key(test_account.private_key)
+
+
+def start_viewer(chain_settings: ChainSettings, workdir: Path, port: int):
+    """The real viewer app (indexer thread included) on 127.0.0.1, in a thread of this process."""
+    import uvicorn
+
+    from viewer.cli import build_app
+    from viewer.settings import ViewerSettings
+
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", port)) == 0:
+            s2 = socket.socket()
+            s2.bind(("127.0.0.1", 0))
+            click.echo(f"port {port} is taken; the viewer uses {s2.getsockname()[1]} instead")
+            port = s2.getsockname()[1]
+            s2.close()
+    settings = ViewerSettings(chain=chain_settings, database=workdir / "viewer.sqlite", port=port)
+    server = uvicorn.Server(uvicorn.Config(build_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, name="viewer", daemon=True).start()
+    return server, f"http://127.0.0.1:{port}"
+
+
+def local_time(timestamp: float) -> str:
+    moment = datetime.fromtimestamp(timestamp, timezone(timedelta(hours=LOCAL_UTC_OFFSET_H)))
+    return moment.strftime("%a %H:%M")
+
+
+@click.command(cls=ConnectedProviderCommand)
+@network_option(default=DEFAULT_NETWORK)
+@click.option("--members", default=5, show_default=True, type=click.IntRange(2, 5000),
+              help="households; 40 % producers (PV + battery), the rest consumers (battery)")
+@click.option("--days", default=1.0, show_default=True, type=click.FloatRange(0, 30, min_open=True))
+@click.option("--seed", default=1, show_default=True, help="same seed, same community and weather")
+@click.option("--speed", default=720.0, show_default=True, type=click.FloatRange(0),
+              help="simulated seconds per real second (720: a day in 2 minutes); 0: as fast as possible. "
+                   "A chain whose clock cannot be set runs in its own time.")
+@click.option("--step", default=900, show_default=True, type=click.IntRange(10, 3600),
+              help="seconds between two meter readings")
+@click.option("--meters-per-oracle", type=click.IntRange(1, 120),
+              help="meters read by one oracle (gateway); default 1 up to 20 members, else one per street of 50")
+@click.option("--account", "alias", help="ape account of the operator (needed off local networks)")
+@click.option("--no-viewer", is_flag=True, help="do not serve the viewer (scripts, benchmarks)")
+@click.option("--port", default=8080, show_default=True, help="viewer port on 127.0.0.1")
+@click.option("--workdir", default=str(REPO / ".daisee" / "demo"), show_default=True, type=click.Path(file_okay=False),
+              help="run directory (replaced): deployment, oracle queues, relay boards, viewer db, summary.json")
+def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_viewer, port, workdir):
+    logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
+    logging.getLogger("ape").propagate = False  # ape prints its own lines
+    phases = Phases()
+    workdir = Path(workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+
+    # deploy: a fresh pair of contracts per run, so that the summary is this run's alone
+    from scripts.deploy import deploy
+
+    deployer, operator = operator_key(network, alias)
+    deployment = deploy(deployer, deployer.address, deployer.address, 100, network.choice)
+    deployment.save(workdir / "deployment.json")
+    chain_settings = ChainSettings(rpc_url=chain.provider.uri, deployment=workdir / "deployment.json",
+                                   poll_interval=0.5)
+    phases.done("deploy")
+    click.echo(f"contracts on {network.choice} (chain {deployment.chain_id}): token {deployment.token}, "
+               f"exchange {deployment.exchange}")
+
+    community = Community.open(chain_settings)
+    from simulation.community import dev_chain
+
+    secret = str(seed) if dev_chain(community.w3) else secrets.token_hex(16)  # real chain: unguessable keys
+    plan = plan_community(members, seed, meters_per_oracle=meters_per_oracle, secret=secret)
+    roster = establish(community, operator, plan)
+    phases.done("community")
+    producers = sum(m.role == "producer" for m in plan.members)
+    click.echo(f"community: {producers} producers, {members - producers} consumers in {plan.streets} street(s), "
+               f"{len(plan.oracles)} oracle(s), {plan.streets} relay board(s)")
+
+    server = url = None
+    if not no_viewer:
+        server, url = start_viewer(chain_settings, workdir, port)
+        click.echo(f"viewer: {url} (live while the day runs)")
+
+    sim = Simulation(chain_settings, plan, roster, workdir, step=step)
+    sim.begin()
+    steps = max(1, round(days * 86_400 / step))
+    pace = step / speed if speed and sim.time.controls_chain else 0.0
+    if not sim.time.controls_chain:
+        click.echo(f"{network.choice} keeps its own clock: one step per {step} s of chain time")
+    def status(_=None) -> str:
+        return f"{local_time(sim.time.now)}, {sum(len(r.board.transitions) for r in sim.relays.values())} relay switches"
+
+    tty = sys.stdout.isatty()
+    with click.progressbar(range(steps), label=f"{days:g} day(s), {steps} steps of {step // 60} min",
+                           item_show_func=status) as bar:
+        for done in bar:
+            started = time.monotonic()
+            sim.step()
+            if not tty and (done + 1) % max(1, steps // 8) == 0:  # a log, not a bar, when piped
+                click.echo(f"  step {done + 1}/{steps}: {status()}")
+            time.sleep(max(0.0, pace - (time.monotonic() - started)))
+    sim.close()
+    phases.done("simulation")
+
+    outcome = read_outcome(community, roster)
+    phases.done("summary")
+    click.echo("\n" + table(outcome))
+    reconciled = all(m.reconciles() for m in outcome.members)
+    click.echo(f"\noperator fees: {outcome.fee_recipient_balance / 1e18:.4f} DSE to {outcome.fee_recipient}; "
+               f"token balances {'reconcile with the events' if reconciled else 'DO NOT reconcile'}")
+    click.echo("phases:\n" + phases.lines())
+    summary = {"network": network.choice, "members": members, "days": days, "seed": seed, "steps": steps,
+               "oracles": len(plan.oracles), "streets": plan.streets, "phases_s": phases.times, **outcome.as_dict()}
+    (workdir / "summary.json").write_text(json.dumps(summary, indent=1))
+    click.echo(f"summary: {workdir / 'summary.json'}")
+    if not reconciled:
+        raise click.ClickException("token balances do not match the settlement events")
+
+    if server is not None:
+        click.echo(f"\nviewer: {url} (Ctrl-C to stop)")
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            server.should_exit = True

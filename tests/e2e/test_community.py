@@ -1,0 +1,129 @@
+"""The whole chain of events on a real anvil, with the real services: a consumer's battery runs low,
+the contract buys from its neighbour, the relay switches, the meter measures the delivery, the
+contract settles with exact token movements, the relay switches back, and the viewer shows it.
+Then the same run with an oracle killed, the node restarted and the relay restarted: same outcome."""
+from __future__ import annotations
+
+import threading
+
+from fastapi.testclient import TestClient
+
+from relay.board import read_transitions
+from simulation.community import DELTA_WH, THRESHOLD_PERMILLE
+from simulation.outcome import run_events
+from tests.viewer.conftest import sign_in
+from viewer.api import create_app
+from viewer.auth import Authenticator, contract_operator_check
+from viewer.indexer import Indexer
+from viewer.store import Store
+
+MAX_STEPS = 80  # 20 simulated hours
+
+
+def step_until(run, name: str, count: int = 1) -> int:
+    """Step the world until the chain has `count` events `name`; returns the steps taken."""
+    for steps in range(1, MAX_STEPS + 1):
+        run.sim.step()
+        if len(run.events(name)) >= count:
+            return steps
+    raise AssertionError(f"no {name} #{count} within {MAX_STEPS} steps")
+
+
+def test_low_battery_purchase_is_switched_delivered_settled_and_shown(community_run, start_time, tmp_path):
+    run = community_run(start_time)
+    ex, consumer, producer = run.community.exchange, run.consumer, run.producer
+    fee_bps, recipient = ex.functions.feeBps().call(), ex.functions.feeRecipient().call()
+    wallets = [consumer.plan.address, producer.plan.address, recipient, ex.address]
+    before = {a: run.balance(a) for a in wallets}
+
+    step_until(run, "BuyEnergy")
+    (buy,) = run.events("BuyEnergy")
+    reading = ex.functions.meter(consumer.meter_id).call()
+    assert reading[5] < THRESHOLD_PERMILLE  # the reading that bought reported a SoC under the threshold
+    amount = DELTA_WH * producer.plan.price_per_wh
+    channel = consumer.plan.seller_channels[0]
+    assert buy == {"purchaseId": buy["purchaseId"], "buyer": consumer.plan.address, "seller": producer.plan.address,
+                   "wh": DELTA_WH, "amount": amount, "channel": channel}
+    assert run.balance(consumer.plan.address) == before[consumer.plan.address] - amount  # escrowed
+    assert run.balance(ex.address) == amount
+    assert run.sim.supply(consumer.plan) == {"source": "seller", "channel": channel,
+                                             "seller": producer.plan.address, "purchase_id": buy["purchaseId"]}
+    start_consumed = ex.functions.openPurchase(consumer.meter_id).call()[5]
+
+    step_until(run, "PurchaseSettled")
+    (settled,) = run.events("PurchaseSettled")
+    assert ex.functions.meter(consumer.meter_id).call()[7] - start_consumed >= DELTA_WH  # measured delivery
+    fee = amount * fee_bps // 10_000
+    assert settled == {"purchaseId": buy["purchaseId"], "buyer": consumer.plan.address,
+                       "seller": producer.plan.address, "deliveredWh": DELTA_WH, "paid": amount - fee,
+                       "refunded": 0, "fee": fee}
+    assert run.balance(consumer.plan.address) == before[consumer.plan.address] - amount
+    assert run.balance(producer.plan.address) == before[producer.plan.address] + amount - fee
+    assert run.balance(recipient) == before[recipient] + fee
+    assert run.balance(ex.address) == before[ex.address]
+    assert run.sim.supply(consumer.plan) == {"source": "own", "channel": consumer.plan.own_channel,
+                                             "seller": None, "purchase_id": None}
+    assert len(run.events("BuyEnergy")) == 1  # one purchase for one low battery
+
+    store = Store(tmp_path / "viewer.sqlite")
+    Indexer(store, run.community).catch_up()
+    with TestClient(create_app(store, Authenticator(contract_operator_check(ex), "e2e.daisee"))) as client:
+        headers = sign_in(client, consumer.plan.account)
+        (shown,) = client.get("/api/purchases", params={"status": "settled"}, headers=headers).json()["items"]
+        summary = client.get(f"/api/members/{consumer.plan.address}/summary", headers=headers).json()
+    assert (shown["purchase_id"], shown["seller"], shown["wh"], int(shown["amount"]), shown["channel"]) == (
+        buy["purchaseId"], producer.plan.address, DELTA_WH, amount, channel)
+    assert (shown["delivered_wh"], int(shown["paid"]), int(shown["fee"]), int(shown["refunded"])) == (
+        DELTA_WH, amount - fee, fee, 0)
+    assert (summary["bought_wh"], summary["delivered_wh"], int(summary["fees"]), int(summary["refunded"])) == (
+        DELTA_WH, DELTA_WH, fee, 0)
+    assert int(summary["token_balance"]) == run.balance(consumer.plan.address)
+
+
+def outcome(run) -> dict:
+    """Everything observable, with members by index: every event of both contracts (readings,
+    purchases, settlements, transfers), final balances and counters, and the relay's switches."""
+    index = {m.plan.address: m.plan.index for m in run.members}
+
+    def plain(value):
+        return index.get(value, value) if isinstance(value, str) else value
+
+    street = run.consumer.plan.street
+    return {
+        "events": [(e.name, {k: plain(v) for k, v in e.args.items()}) for e in run_events(run.community, names=None)],
+        "balances": {i: run.balance(a) for a, i in index.items()},
+        "meters": {m.plan.index: run.community.exchange.functions.meter(m.meter_id).call() for m in run.members},
+        "switches": [(index[t["member"]], t["source"], t["channel"], t["purchase_id"])
+                     for t in read_transitions(run.sim.relay_settings(street))],
+    }
+
+
+def test_faults_do_not_change_the_outcome(community_run, start_time):
+    clean = community_run(start_time)
+    bought = step_until(clean, "BuyEnergy")
+    settled = bought + step_until(clean, "PurchaseSettled")
+    steps = settled + 4
+    for _ in range(steps - settled):
+        clean.sim.step()
+
+    faulty = community_run(start_time)
+    sim, node = faulty.sim, faulty.node
+    oracle, street = faulty.consumer.plan.oracle, faulty.consumer.plan.street
+    for step in range(1, steps + 1):
+        sim.time.advance()
+        sim.sample()
+        if step == bought:  # the buying reading is only queued when its oracle dies
+            sim.kill_oracle(oracle)
+            assert sim.oracles[oracle].store.pending_count() == 1  # the new oracle finds it on disk
+        if step == bought + 1:  # node down while readings wait; back a second later with its state
+            first_node = node.proc.pid
+            node.stop()
+            threading.Timer(1.0, node.start).start()
+        sim.submit()
+        if step in (bought, settled):  # relay restarted before it has seen the purchase / the settlement
+            sim.kill_relay(street)
+        sim.follow()
+
+    assert node.proc.pid != first_node
+    assert outcome(faulty) == outcome(clean)
+    assert len(faulty.events("BuyEnergy")) >= 1 and len(faulty.events("PurchaseSettled")) >= 1
