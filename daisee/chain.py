@@ -224,12 +224,13 @@ class EventReader:
 
 
 def _signature(event_abi: dict[str, Any]) -> str:
-    return f"{event_abi['name']}({','.join(_type(i) for i in event_abi['inputs'])})"
+    return f"{event_abi['name']}({','.join(abi_type(i) for i in event_abi['inputs'])})"
 
 
-def _type(param: dict[str, Any]) -> str:
+def abi_type(param: dict[str, Any]) -> str:
+    """The canonical ABI type of a parameter (tuples spelled out), as in signatures and eth_abi."""
     if param["type"].startswith("tuple"):
-        return f"({','.join(_type(c) for c in param['components'])}){param['type'][5:]}"
+        return f"({','.join(abi_type(c) for c in param['components'])}){param['type'][5:]}"
     return param["type"]
 
 
@@ -257,7 +258,7 @@ def error_decoder(*contracts: Contract):
                 table[selector.removeprefix("0x")] = (
                     item["name"],
                     [i["name"] for i in item["inputs"]],
-                    [_type(i) for i in item["inputs"]],
+                    [abi_type(i) for i in item["inputs"]],
                 )
 
     def decode(data: str | bytes | None) -> ContractRevert | None:

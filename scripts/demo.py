@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import shutil
+import signal
 import socket
 import sys
 import threading
@@ -185,9 +186,11 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
         raise click.ClickException("token balances do not match the settlement events")
 
     if server is not None:
+        # Ctrl-C ends the demo normally (ape would turn it into exit status 130).
+        stop = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         click.echo(f"\nviewer: {url} (Ctrl-C to stop)")
-        try:
-            while True:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            server.should_exit = True
+        stop.wait()
+        server.should_exit = True
+        click.echo("viewer stopped")

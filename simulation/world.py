@@ -110,7 +110,7 @@ class Simulation:
                 {"meter_id": self.meter_ids[m.index],
                  "driver": {"kind": "simulated", **m.driver, "utc_offset_hours": LOCAL_UTC_OFFSET_H,
                             "relay_state_file": self.board_file(m.street), "member": m.address,
-                            "battery_state_file": self.workdir / "batteries" / f"{m.index}.json"},
+                            "battery_state_file": self.workdir / "batteries" / f"{m.index}.bin"},
                  "limits": {"max_gap_s": 2 * step}}
                 for m in self.plan.read_by(oracle)
             ],

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
+import struct
 from pathlib import Path
 
 from oracle.clock import Clock
 from oracle.drivers import Sample
+
+BATTERY = struct.Struct("<dd")  # (state of charge in Wh, time of the last sample)
 
 
 def solar_fraction(hour: float) -> float:
@@ -27,13 +31,27 @@ def load_shape(hour: float) -> float:
     return 0.3 * math.exp(-((hour - 7.5) ** 2) / 0.5) + math.exp(-((hour - 19.5) ** 2) / 2.0)
 
 
+# path -> ((inode, mtime_ns, size), supply): the meters of a street share one parse of their board.
+# The relay replaces the file (new inode) on every write, so a change is never missed.
+_boards: dict[Path, tuple[tuple[int, int, int], dict]] = {}
+
+
+def _board_supply(path: Path) -> dict:
+    stat = path.stat()
+    key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    cached = _boards.get(path)
+    if cached is None or cached[0] != key:
+        cached = _boards[path] = (key, json.loads(path.read_text()).get("supply", {}))
+    return cached[1]
+
+
 def relay_supply(path: Path | None, member: str | None) -> tuple[str, bool]:
     """(source of `member`: "own" | "seller", whether `member` is currently supplying a buyer).
     A missing or garbled file means own source: the relay's safe state."""
     if path is None or member is None:
         return "own", False
     try:
-        supply = json.loads(Path(path).read_text()).get("supply", {})
+        supply = _board_supply(Path(path))
         mine = supply.get(member) or {}
         source = "seller" if mine.get("source") == "seller" else "own"
         selling = any(
@@ -89,20 +107,21 @@ class SimulatedMeter:
             hours = (t - self.last_t) / 3600.0
             self.soc_wh = min(self.s.battery_wh, max(0.0, self.soc_wh + battery_w * hours))
         self.last_t = t
-        if self.s.battery_state_file is not None:
-            tmp = self.s.battery_state_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"soc_wh": self.soc_wh, "t": t}))
-            tmp.replace(self.s.battery_state_file)
+        if self._battery_fd is not None:
+            # One 16-byte write in place per sample (no open/rename: a gateway samples many meters).
+            os.pwrite(self._battery_fd, BATTERY.pack(self.soc_wh, t), 0)
 
     def _resume(self) -> None:
         """A real battery keeps its charge while the oracle restarts: so does the simulated one."""
-        path = self.s.battery_state_file
-        try:
-            state = json.loads(path.read_text()) if path is not None and path.is_file() else None
-            if state is not None:
-                self.soc_wh, self.last_t = float(state["soc_wh"]), float(state["t"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # unreadable: start from initial_soc_permille, as a fresh simulation
+        self._battery_fd = None
+        if self.s.battery_state_file is None:
+            return
+        self._battery_fd = os.open(self.s.battery_state_file, os.O_RDWR | os.O_CREAT, 0o644)
+        saved = os.pread(self._battery_fd, BATTERY.size, 0)
+        if len(saved) == BATTERY.size:  # else new (or torn): start from initial_soc_permille
+            self.soc_wh, self.last_t = BATTERY.unpack(saved)
 
     def close(self) -> None:
-        pass
+        if self._battery_fd is not None:
+            os.close(self._battery_fd)
+            self._battery_fd = None

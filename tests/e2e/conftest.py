@@ -22,6 +22,7 @@ class Run:
     node: AnvilNode
     sim: Simulation
     members: list[Member]
+    first_block: int  # the simulation's first block
 
     @property
     def community(self) -> Community:
@@ -65,8 +66,9 @@ def community_run(tmp_path_factory):
         plan = plan_community(2, SEED)
         members = establish(Community.open(chain), dev_account(0), plan)
         sim = Simulation(chain, plan, members, workdir / "run", parallel=1)
+        first_block = sim.community.w3.eth.block_number + 1  # set-up done: members configure in parallel
         sim.begin(start)
-        run = Run(node, sim, members)
+        run = Run(node, sim, members, first_block)
         runs.append(run)
         return run
 

@@ -8,9 +8,11 @@ import threading
 
 from fastapi.testclient import TestClient
 
+from daisee.chain import Transactor
 from relay.board import read_transitions
 from simulation.community import DELTA_WH, THRESHOLD_PERMILLE
 from simulation.outcome import run_events
+from tests.support.anvil import dev_account
 from tests.viewer.conftest import sign_in
 from viewer.api import create_app
 from viewer.auth import Authenticator, contract_operator_check
@@ -80,9 +82,40 @@ def test_low_battery_purchase_is_switched_delivered_settled_and_shown(community_
     assert int(summary["token_balance"]) == run.balance(consumer.plan.address)
 
 
+def test_energy_not_delivered_by_expiry_is_refunded(community_run, start_time):
+    """The relay stays down through the purchase: the buyer keeps drawing from its own battery,
+    its meter measures far less than was bought, and at expiry the contract charges only that."""
+    run = community_run(start_time)
+    ex, consumer, producer = run.community.exchange, run.consumer, run.producer
+    # purchases expire after 30 min: the household's own load alone cannot reach the 1 kWh bought
+    Transactor(run.community, dev_account(0)).transact(ex.functions.setTiming(1800, 300))
+    before = {a: run.balance(a) for a in (consumer.plan.address, producer.plan.address)}
+    step_until(run, "BuyEnergy")
+    (buy,) = run.events("BuyEnergy")
+    start_consumed = ex.functions.openPurchase(consumer.meter_id).call()[5]
+    for _ in range(MAX_STEPS):  # meters report, nobody switches
+        run.sim.time.advance()
+        run.sim.sample()
+        run.sim.submit()
+        if run.events("PurchaseSettled"):
+            break
+    (settled,) = run.events("PurchaseSettled")
+    delivered = ex.functions.meter(consumer.meter_id).call()[7] - start_consumed  # the settling reading
+    assert 0 < delivered < DELTA_WH
+    gross = buy["amount"] * delivered // DELTA_WH
+    fee = gross * ex.functions.feeBps().call() // 10_000
+    assert settled == {"purchaseId": buy["purchaseId"], "buyer": consumer.plan.address,
+                       "seller": producer.plan.address, "deliveredWh": delivered, "paid": gross - fee,
+                       "refunded": buy["amount"] - gross, "fee": fee}
+    escrowed = sum(b["amount"] for b in run.events("BuyEnergy")[1:])  # the rule may buy again at once
+    assert run.balance(consumer.plan.address) == before[consumer.plan.address] - gross - escrowed
+    assert run.balance(producer.plan.address) == before[producer.plan.address] + gross - fee
+
+
 def outcome(run) -> dict:
-    """Everything observable, with members by index: every event of both contracts (readings,
-    purchases, settlements, transfers), final balances and counters, and the relay's switches."""
+    """Everything observable from the simulation's start, with members by index: every event of
+    both contracts (readings, purchases, settlements, transfers), final balances and counters, and
+    the relay's switches."""
     index = {m.plan.address: m.plan.index for m in run.members}
 
     def plain(value):
@@ -90,7 +123,7 @@ def outcome(run) -> dict:
 
     street = run.consumer.plan.street
     return {
-        "events": [(e.name, {k: plain(v) for k, v in e.args.items()}) for e in run_events(run.community, names=None)],
+        "events": [(e.name, {k: plain(v) for k, v in e.args.items()}) for e in run_events(run.community, None, run.first_block)],
         "balances": {i: run.balance(a) for a, i in index.items()},
         "meters": {m.plan.index: run.community.exchange.functions.meter(m.meter_id).call() for m in run.members},
         "switches": [(index[t["member"]], t["source"], t["channel"], t["purchase_id"])

@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 
 from oracle.clock import ManualClock
-from oracle.drivers.simulated import SimulatedMeter
+from oracle.drivers.simulated import SimulatedMeter, relay_supply
 from oracle.settings import SimulatedDriver
+from relay.state import write_atomic
 
 NOON_UTC = 1_700_049_600.0  # 2023-11-15 12:00 UTC
 MIDNIGHT_UTC = NOON_UTC + 12 * 3600
@@ -68,3 +69,24 @@ def test_garbled_relay_file_means_own_source(tmp_path):
     _, garbled = run_night_hour(state, ME, "consumer")
     _, own = run_night_hour(tmp_path / "missing.json", ME, "consumer")
     assert garbled == own
+
+
+def test_battery_keeps_its_charge_across_an_oracle_restart(tmp_path):
+    saved = tmp_path / "battery.bin"
+    first = meter(MIDNIGHT_UTC, profile="consumer", battery_state_file=saved)
+    first.read()
+    first.clock.advance(3 * 3600)
+    drained = first.read().soc_permille  # the oracle dies here, without closing its driver
+    restarted = meter(MIDNIGHT_UTC + 3 * 3600, profile="consumer", battery_state_file=saved)
+    fresh = meter(MIDNIGHT_UTC + 3 * 3600, profile="consumer")
+    assert restarted.read().soc_permille == drained < fresh.read().soc_permille
+
+
+def test_every_relay_switch_is_seen_at_the_next_sample(tmp_path):
+    """Meters of a street share one parse of the board file; each relay write must still show."""
+    board = tmp_path / "board.json"
+    m = meter(MIDNIGHT_UTC, profile="consumer", relay_state_file=board, member=ME)
+    for source in ["own", "seller", "own", "seller"]:
+        write_atomic(board, json.dumps({"supply": {ME: {"source": source, "channel": 1}}}))
+        assert relay_supply(board, ME) == (source, False)
+        m.read()
