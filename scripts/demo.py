@@ -27,7 +27,8 @@ from ape.cli import ConnectedProviderCommand, network_option
 from daisee.chain import Community, load_signer
 from daisee.cli import LOG_FORMAT
 from daisee.config import ChainSettings
-from simulation.community import establish, plan_community
+from scripts.deploy import deploy
+from simulation.community import dev_chain, establish, plan_community
 from simulation.outcome import read_outcome, table
 from simulation.world import LOCAL_UTC_OFFSET_H, Simulation
 
@@ -60,9 +61,12 @@ def operator_key(network, alias: str | None):
         if not network.is_local:
             raise click.UsageError("--account ALIAS (an ape account holding the operator key) is needed here")
         return accounts.test_accounts[0], _local_key(accounts.test_accounts[0])
-    if f"APE_ACCOUNTS_{alias}_PASSPHRASE" not in os.environ:
-        os.environ[f"APE_ACCOUNTS_{alias}_PASSPHRASE"] = click.prompt(f"passphrase of {alias}", hide_input=True)
-    return accounts.load(alias), load_signer(alias)
+    variable = f"APE_ACCOUNTS_{alias}_PASSPHRASE"
+    if variable not in os.environ:
+        os.environ[variable] = click.prompt(f"passphrase of {alias}", hide_input=True)
+    deployer = accounts.load(alias)
+    deployer.set_autosign(True, passphrase=os.environ[variable])  # the demo sends many transactions
+    return deployer, load_signer(alias)
 
 
 def _local_key(test_account):
@@ -122,10 +126,8 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
 
-    # deploy: a fresh pair of contracts per run, so that the summary is this run's alone
-    from scripts.deploy import deploy
-
     deployer, operator = operator_key(network, alias)
+    # a fresh pair of contracts per run, so that the summary is this run's alone
     deployment = deploy(deployer, deployer.address, deployer.address, 100, network.choice)
     deployment.save(workdir / "deployment.json")
     chain_settings = ChainSettings(rpc_url=chain.provider.uri, deployment=workdir / "deployment.json",
@@ -135,8 +137,6 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
                f"exchange {deployment.exchange}")
 
     community = Community.open(chain_settings)
-    from simulation.community import dev_chain
-
     secret = str(seed) if dev_chain(community.w3) else secrets.token_hex(16)  # real chain: unguessable keys
     plan = plan_community(members, seed, meters_per_oracle=meters_per_oracle, secret=secret)
     roster = establish(community, operator, plan)
@@ -151,30 +151,13 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
         click.echo(f"viewer: {url} (live while the day runs)")
 
     sim = Simulation(chain_settings, plan, roster, workdir, step=step)
-    sim.begin()
-    steps = max(1, round(days * 86_400 / step))
-    pace = step / speed if speed and sim.time.controls_chain else 0.0
-    if not sim.time.controls_chain:
-        click.echo(f"{network.choice} keeps its own clock: one step per {step} s of chain time")
-    def status(_=None) -> str:
-        return f"{local_time(sim.time.now)}, {sum(len(r.board.transitions) for r in sim.relays.values())} relay switches"
-
-    tty = sys.stdout.isatty()
-    with click.progressbar(range(steps), label=f"{days:g} day(s), {steps} steps of {step // 60} min",
-                           item_show_func=status) as bar:
-        for done in bar:
-            started = time.monotonic()
-            sim.step()
-            if not tty and (done + 1) % max(1, steps // 8) == 0:  # a log, not a bar, when piped
-                click.echo(f"  step {done + 1}/{steps}: {status()}")
-            time.sleep(max(0.0, pace - (time.monotonic() - started)))
-    sim.close()
+    steps = run_days(sim, days, speed)
     phases.done("simulation")
 
     outcome = read_outcome(community, roster)
     phases.done("summary")
-    click.echo("\n" + table(outcome))
     reconciled = all(m.reconciles() for m in outcome.members)
+    click.echo("\n" + table(outcome))
     click.echo(f"\noperator fees: {outcome.fee_recipient_balance / 1e18:.4f} DSE to {outcome.fee_recipient}; "
                f"token balances {'reconcile with the events' if reconciled else 'DO NOT reconcile'}")
     click.echo("phases:\n" + phases.lines())
@@ -184,13 +167,41 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
     click.echo(f"summary: {workdir / 'summary.json'}")
     if not reconciled:
         raise click.ClickException("token balances do not match the settlement events")
-
     if server is not None:
-        # Ctrl-C ends the demo normally (ape would turn it into exit status 130).
-        stop = threading.Event()
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        click.echo(f"\nviewer: {url} (Ctrl-C to stop)")
-        stop.wait()
-        server.should_exit = True
-        click.echo("viewer stopped")
+        serve_until_interrupted(server, url)
+
+
+def run_days(sim: Simulation, days: float, speed: float) -> int:
+    """Step the world through `days`, paced to `speed` where the simulation sets the chain's clock."""
+    sim.begin()
+    step = sim.time.step
+    steps = max(1, round(days * 86_400 / step))
+    pace = step / speed if speed and sim.time.controls_chain else 0.0
+    if not sim.time.controls_chain:
+        click.echo(f"the chain keeps its own clock: one step per {step:g} s of chain time")
+
+    def status(_=None) -> str:
+        switches = sum(len(r.board.transitions) for r in sim.relays.values())
+        return f"{local_time(sim.time.now)}, {switches} relay switches"
+
+    tty = sys.stdout.isatty()
+    with click.progressbar(range(steps), label=f"{steps} steps of {step / 60:g} min", item_show_func=status) as bar:
+        for done in bar:
+            started = time.monotonic()
+            sim.step()
+            if not tty and (done + 1) % max(1, steps // 8) == 0:  # a log, not a bar, when piped
+                click.echo(f"  step {done + 1}/{steps}: {status()}")
+            time.sleep(max(0.0, pace - (time.monotonic() - started)))
+    sim.close()
+    return steps
+
+
+def serve_until_interrupted(server, url: str) -> None:
+    # Ctrl-C ends the demo normally (ape would turn it into exit status 130).
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    click.echo(f"\nviewer: {url} (Ctrl-C to stop)")
+    stop.wait()
+    server.should_exit = True
+    click.echo("viewer stopped")

@@ -151,9 +151,9 @@ def each_member(calls: list[tuple[Transactor, object]], workers: int = 8) -> Non
         list(pool.map(lambda call: call[0].transact(call[1]), calls))
 
 
-def fund_gas(community: Community, operator: Transactor, addresses: list[str]) -> None:
+def fund_gas(community: Community, operator: Transactor, addresses: list[str], dev: bool) -> None:
     w3 = community.w3
-    if dev_chain(w3):
+    if dev:
         for address in addresses:
             w3.provider.make_request("anvil_setBalance", [address, hex(DEV_GAS_BALANCE)])
         return
@@ -165,11 +165,13 @@ def fund_gas(community: Community, operator: Transactor, addresses: list[str]) -
         operator.wait(h)
 
 
-def establish(community: Community, operator: LocalAccount, plan: Plan) -> list[Member]:
-    """Fund, register and configure every planned member; returns them with their meter ids."""
+def establish(community: Community, operator: LocalAccount, plan: Plan, dev: bool | None = None) -> list[Member]:
+    """Fund, register and configure every planned member; returns them with their meter ids.
+    `dev`: whether balances can be set directly (default: asked of the node)."""
     ex, token = community.exchange, community.token
     op = Transactor(community, operator, receipt_timeout=120)
-    fund_gas(community, op, [m.address for m in plan.members] + [o.address for o in plan.oracles])
+    dev = dev_chain(community.w3) if dev is None else dev
+    fund_gas(community, op, [m.address for m in plan.members] + [o.address for o in plan.oracles], dev)
 
     consumers = [m for m in plan.members if m.kind == CONSUMER]
     batched(op, token, [("mint", [m.address, CONSUMER_TOKENS]) for m in consumers], per_tx=200)

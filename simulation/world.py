@@ -34,9 +34,9 @@ class SimulatedTime:
     """Time of the simulated world. On a dev chain the simulation owns the chain's clock (each step
     mines a block at the step's time); on a real chain it follows the chain's own blocks."""
 
-    def __init__(self, community: Community, step: float):
+    def __init__(self, community: Community, step: float, controls_chain: bool | None = None):
         self.w3, self.step = community.w3, step
-        self.controls_chain = dev_chain(self.w3)
+        self.controls_chain = dev_chain(self.w3) if controls_chain is None else controls_chain
         self.clock = ManualClock(self.latest())
         self.now = self.clock.now()
 
@@ -82,12 +82,12 @@ class SimulatedTime:
 
 class Simulation:
     def __init__(self, chain: ChainSettings, plan: Plan, members: list[Member], workdir: Path, step: float = 900,
-                 parallel: int = 8):
+                 parallel: int = 8, controls_chain: bool | None = None):
         self.chain, self.plan, self.members = chain, plan, members
         self.workdir = Path(workdir)
         (self.workdir / "batteries").mkdir(parents=True, exist_ok=True)
         self.community = Community.open(chain)
-        self.time = SimulatedTime(self.community, step)
+        self.time = SimulatedTime(self.community, step, controls_chain)
         self.meter_ids = {m.plan.index: m.meter_id for m in members}
         self.streets = [s for s in range(plan.streets) if any(m.kind == CONSUMER for m in plan.street(s))]
         self.oracles = [self.start_oracle(i) for i in range(len(plan.oracles))]

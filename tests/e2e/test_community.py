@@ -1,18 +1,20 @@
 """The whole chain of events on a real anvil, with the real services: a consumer's battery runs low,
 the contract buys from its neighbour, the relay switches, the meter measures the delivery, the
 contract settles with exact token movements, the relay switches back, and the viewer shows it.
-Then the same run with an oracle killed, the node restarted and the relay restarted: same outcome."""
+A relay outage ends in a refund at expiry; the same run with an oracle killed, the node restarted
+and the relay restarted has the same outcome; a chain with its own clock is followed, not set."""
 from __future__ import annotations
 
 import threading
 
 from fastapi.testclient import TestClient
 
-from daisee.chain import Transactor
+from daisee.chain import Community, Transactor
 from relay.board import read_transitions
-from simulation.community import DELTA_WH, THRESHOLD_PERMILLE
+from simulation.community import DELTA_WH, GAS_PER_KEY, THRESHOLD_PERMILLE, establish, plan_community
 from simulation.outcome import run_events
-from tests.support.anvil import dev_account
+from simulation.world import Simulation
+from tests.support.anvil import AnvilNode, dev_account
 from tests.viewer.conftest import sign_in
 from viewer.api import create_app
 from viewer.auth import Authenticator, contract_operator_check
@@ -160,3 +162,30 @@ def test_faults_do_not_change_the_outcome(community_run, start_time):
     assert node.proc.pid != first_node
     assert outcome(faulty) == outcome(clean)
     assert len(faulty.events("BuyEnergy")) >= 1 and len(faulty.events("PurchaseSettled")) >= 1
+
+
+def test_on_a_chain_with_its_own_clock_the_community_follows_it(tmp_path):
+    """The path of a real network (a PoA of Pis, Volta): the operator pays each new key's gas with a
+    transfer, and the world takes a step each time the chain's own blocks have moved time on."""
+    node = AnvilNode(tmp_path / "anvil").start()
+    try:
+        chain = node.settings(node.deploy(tmp_path / "local.json"))
+        w3 = Community.open(chain).w3
+        w3.provider.make_request("evm_setAutomine", [False])  # from here on, a block a second like a PoA
+        w3.provider.make_request("evm_setIntervalMining", [1])
+        plan = plan_community(3, seed=3)
+        members = establish(Community.open(chain), dev_account(0), plan, dev=False)
+        assert [w3.eth.get_balance(o.address) for o in plan.oracles] == [GAS_PER_KEY] * 3  # nothing sent yet
+        assert all(0 < w3.eth.get_balance(m.address) < GAS_PER_KEY for m in plan.members)  # paid their set-up
+        sim = Simulation(chain, plan, members, tmp_path / "run", step=2, controls_chain=False)
+        sim.begin()
+        started = sim.time.now
+        for _ in range(3):
+            sim.step()
+        assert sim.time.now - started >= 6  # three steps of the chain's own 2 s
+        readings = [sim.community.exchange.functions.meter(m.meter_id).call() for m in members]
+        assert [r[3] for r in readings] == [4, 4, 4]  # seq: the first reading and one per step, each landed
+        assert all(abs(r[4] - sim.time.now) <= 2 for r in readings)  # stamped with chain time
+        sim.close()
+    finally:
+        node.stop(hard=True)
