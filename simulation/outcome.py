@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from web3 import Web3
 
 from daisee.chain import Community, EventReader, abi_type
 from simulation.community import CONSUMER, CONSUMER_TOKENS, Member
@@ -62,12 +64,13 @@ class Outcome:
 def read_many(contract, name: str, args: list[list], per_call: int = 250) -> list:
     """`contract.name(*a)` for every `a` in `args`, a few eth_calls of the contract's `multicall`
     instead of one per member (a thousand members read in seconds, not minutes)."""
-    fn = contract.get_function_by_name(name)
-    types = [abi_type(o) for o in fn.abi["outputs"]]
+    fn = contract.get_function_by_name(name).abi
+    inputs, outputs = [abi_type(i) for i in fn["inputs"]], [abi_type(o) for o in fn["outputs"]]
+    selector = Web3.keccak(text=f"{name}({','.join(inputs)})")[:4]  # web3's encode_abi: ms per call
     results = []
     for i in range(0, len(args), per_call):
-        data = [contract.encode_abi(name, a) for a in args[i:i + per_call]]
-        results += [abi_decode(types, r)[0] for r in contract.functions.multicall(data).call()]
+        data = [selector + abi_encode(inputs, a) for a in args[i:i + per_call]]
+        results += [abi_decode(outputs, r)[0] for r in contract.functions.multicall(data).call()]
     return results
 
 

@@ -95,7 +95,6 @@ class Simulation:
         # Oracles submitting side by side land in an order that varies from run to run (as on a real
         # chain); parallel=1 submits them in a fixed order, so that two runs can be compared exactly.
         self.pool = ThreadPoolExecutor(parallel, thread_name_prefix="oracle")
-        self.steps = 0
 
     # ------------------------------------------------------------------ the services' configuration
 
@@ -147,6 +146,7 @@ class Simulation:
         self.oracles[oracle] = self.start_oracle(oracle)
 
     def kill_relay(self, street: int) -> None:
+        """The same for a street's relay: it resumes from its state file and its board's position."""
         self.relays[street] = self.start_relay(street)
 
     def close(self) -> None:
@@ -168,7 +168,6 @@ class Simulation:
         self.sample()
         self.submit()
         self.follow()
-        self.steps += 1
 
     def sample(self) -> None:
         for oracle in self.oracles:
