@@ -27,7 +27,7 @@ def compile_baseline() -> tuple[list, str]:
         "language": "Solidity",
         "sources": {"NaiveReadings.sol": {"content": source}},
         "settings": {
-            "optimizer": {"enabled": True, "runs": solidity["optimization_runs"]},
+            "optimizer": {"enabled": solidity["optimize"], "runs": solidity["optimization_runs"]},
             "viaIR": solidity["via_ir"],
             "evmVersion": solidity["evm_version"],
             "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
@@ -45,9 +45,9 @@ def compile_baseline() -> tuple[list, str]:
 def run() -> list[Figure]:
     from eth_account import Account
 
-    from daisee.chain import Community, Transactor
+    from daisee.chain import PROSUMER, Community, Transactor
     from tests.support.anvil import AnvilNode, CommunityAdmin
-    from tests.support.scenario import DELTA_WH, PROSUMER, member, trade
+    from tests.support.scenario import DELTA_WH, member, trade
 
     with tempfile.TemporaryDirectory() as tmp:
         node = AnvilNode(Path(tmp) / "anvil").start()
@@ -61,14 +61,13 @@ def run() -> list[Figure]:
 
             # -- batches of one meter's readings (the normal path: one Pi flushing its queue)
             m = member(admin, PROSUMER)
-            state = {"seq": 0, "wh": 0}
 
-            def readings(count: int, meter=m):
-                rows = []
+            def readings(count: int) -> list[tuple]:
+                rows, ts = [], now()  # equal timestamps within a batch are valid
                 for _ in range(count):
-                    state["seq"] += 1
-                    state["wh"] += 7
-                    rows.append((meter.meter_id, state["seq"], now(), state["wh"], state["wh"] // 2, 640))
+                    m.seq += 1
+                    m.produced += 7
+                    rows.append((m.meter_id, m.seq, ts, m.produced, m.produced // 2, 640))
                 return rows
 
             def batch_gas(count: int) -> int:
@@ -103,8 +102,7 @@ def run() -> list[Figure]:
             purchase = t.buy()["gasUsed"]
             settle_in_reading = t.deliver(DELTA_WH)["gasUsed"]
             t.buy()
-            w3.provider.make_request("evm_increaseTime", [ex.functions.purchaseTtl().call() + 1])
-            w3.provider.make_request("evm_mine", [])
+            t.wait(ex.functions.purchaseTtl().call() + 1)
             expired = admin.operator.transact(ex.functions.settleExpired(t.buyer.meter_id))["gasUsed"]
             register_gas = admin.operator.transact(
                 ex.functions.registerMeter(Account.create().address, PROSUMER, gateway.oracle.address))["gasUsed"]

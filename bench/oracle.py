@@ -20,12 +20,12 @@ IN_FLIGHT = 4
 
 
 def run() -> list[Figure]:
-    from daisee.chain import Community
+    from daisee.chain import PROSUMER, Community
     from oracle.clock import ManualClock
     from oracle.service import Oracle
     from oracle.settings import OracleSettings
     from tests.support.anvil import AnvilNode, CommunityAdmin
-    from tests.support.scenario import PROSUMER, funded_account
+    from tests.support.scenario import funded_account
 
     with tempfile.TemporaryDirectory() as tmp:
         node = AnvilNode(Path(tmp) / "anvil").start()

@@ -300,10 +300,11 @@ contract EnergyExchange is IEnergyExchange, AccessControl, Pausable, Multicall {
     }
 
     /// @inheritdoc IEnergyExchange
-    /// @dev Reverts unless the allowance is in place afterwards: a relayer's gas estimate must not
-    /// settle on a gas limit where the permit silently runs out of gas inside the try.
+    /// @dev A failed permit reverts unless the allowance is in place anyway (a front-run permit): a
+    /// relayer's gas estimate must not settle on a limit at which the permit silently runs out of
+    /// gas inside the try. A permit that succeeded set the allowance to `value`: nothing to read.
     function permitBudget(address owner, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s) external {
-        _tryPermit(owner, value, deadline, v, r, s);
+        if (_tryPermit(owner, value, deadline, v, r, s)) return; // the allowance is now `value`
         uint256 allowed = _token.allowance(owner, address(this));
         if (allowed < value) revert PermitRejected(owner, allowed, value);
     }
@@ -537,8 +538,13 @@ contract EnergyExchange is IEnergyExchange, AccessControl, Pausable, Multicall {
 
     /// @dev A permit can be front-run by anyone who copies it from the mempool; that only spends
     /// the nonce, so a failing permit is ignored and the allowance itself is what counts.
-    function _tryPermit(address owner, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s) private {
-        try IERC20Permit(address(_token)).permit(owner, address(this), value, deadline, v, r, s) {} catch {}
+    function _tryPermit(address owner, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        private
+        returns (bool ok)
+    {
+        try IERC20Permit(address(_token)).permit(owner, address(this), value, deadline, v, r, s) {
+            ok = true;
+        } catch {}
     }
 
     function _setFee(uint16 feeBps_, address feeRecipient_) private {

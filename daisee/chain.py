@@ -20,6 +20,8 @@ from web3.contract import Contract
 
 from daisee.config import ChainSettings
 
+PRODUCER, CONSUMER, PROSUMER = 1, 2, 3  # IEnergyExchange.MeterKind
+
 
 class Deployment(BaseModel):
     """What `ape run deploy` writes to deployments/<network>.json."""

@@ -16,9 +16,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from daisee.chain import Community, Transactor, permit_signature
+from daisee.chain import CONSUMER, PRODUCER, Community, Transactor, permit_signature
 
-PRODUCER, CONSUMER = 1, 2  # IEnergyExchange.MeterKind
 PRODUCER_SHARE = 0.4
 SELLERS_PER_RULE = 3
 PRICE_PER_WH = 10**14  # 0.0001 token per Wh: 0.1 token per kWh

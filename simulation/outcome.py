@@ -8,8 +8,8 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from web3 import Web3
 
-from daisee.chain import Community, EventReader, abi_type
-from simulation.community import CONSUMER, CONSUMER_TOKENS, Member
+from daisee.chain import CONSUMER, Community, EventReader, abi_type
+from simulation.community import CONSUMER_TOKENS, Member
 
 EVENTS = ["BuyEnergy", "PurchaseSettled", "PurchaseSkipped"]
 SPAN = 5_000  # blocks per eth_getLogs call: within what public RPC nodes accept

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from daisee.chain import Community
+from daisee.chain import CONSUMER, Community
 from daisee.config import ChainSettings
 from oracle.clock import ManualClock
 from oracle.service import Oracle
@@ -20,7 +20,7 @@ from oracle.settings import OracleSettings
 from relay.config import RelaySettings
 from relay.service import ChainUnreadable, Relay
 from relay.state import read_json
-from simulation.community import CONSUMER, Member, Plan, dev_chain
+from simulation.community import Member, Plan, dev_chain
 
 DAY = 86_400
 LOCAL_UTC_OFFSET_H = 1.0  # the simulated households' time zone (the drivers' default)

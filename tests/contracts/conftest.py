@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-PRODUCER, CONSUMER, PROSUMER = 1, 2, 3
+from daisee.chain import CONSUMER, PROSUMER
+from tests.support.scenario import DELTA_WH as DELTA
+from tests.support.scenario import PRICE_PER_WH as PRICE
+from tests.support.scenario import SELLER_CHANNEL as CHANNEL
+from tests.support.scenario import THRESHOLD_PERMILLE as THRESHOLD
+
 TOKEN = 10**18
-PRICE = 10**14  # per Wh
-DELTA = 200
-THRESHOLD = 200
 FEE_BPS = 100
-CHANNEL = 1
 
 
 @pytest.fixture(scope="session")
@@ -68,10 +69,10 @@ def exchange(project, admin, token, operator, fee_recipient):
 
 @pytest.fixture(scope="session")
 def register(exchange, operator, oracle):
-    """register(owner, kind, oracle=gateway) -> meter id"""
+    """register(owner, kind) -> meter id, read by the gateway key"""
 
-    def register(owner, kind, key=None):
-        tx = exchange.registerMeter(owner, kind, key or oracle, sender=operator)
+    def register(owner, kind):
+        tx = exchange.registerMeter(owner, kind, oracle, sender=operator)
         return tx.events.filter(exchange.MeterRegistered)[0].meterId
 
     return register
@@ -133,8 +134,8 @@ def buyer_meter(register, read, exchange, token, admin, buyer, seller, seller_me
 def trigger(read, buyer_meter, exchange):
     """A buyer reading under its threshold: the rule buys. Returns the receipt."""
 
-    def trigger(consumed_more=0):
-        return read(buyer_meter, consumed=exchange.meter(buyer_meter).consumedWh + consumed_more, soc=THRESHOLD - 1)
+    def trigger():
+        return read(buyer_meter, consumed=exchange.meter(buyer_meter).consumedWh, soc=THRESHOLD - 1)
 
     return trigger
 
@@ -143,8 +144,8 @@ def trigger(read, buyer_meter, exchange):
 def deliver(read, buyer_meter, exchange):
     """The buyer's meter measures `wh` more consumption."""
 
-    def deliver(wh, **kw):
-        return read(buyer_meter, consumed=exchange.meter(buyer_meter).consumedWh + wh, soc=600, **kw)
+    def deliver(wh):
+        return read(buyer_meter, consumed=exchange.meter(buyer_meter).consumedWh + wh, soc=600)
 
     return deliver
 

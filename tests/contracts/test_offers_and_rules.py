@@ -1,6 +1,7 @@
 import ape
 
-from tests.contracts.conftest import CHANNEL, CONSUMER, DELTA, PRICE, PRODUCER, THRESHOLD
+from daisee.chain import CONSUMER, PRODUCER
+from tests.contracts.conftest import CHANNEL, DELTA, PRICE, THRESHOLD
 
 
 def test_producer_sets_an_offer(exchange, register, seller):
@@ -17,7 +18,7 @@ def test_a_consumer_cannot_offer(exchange, register, buyer):
         exchange.setOffer(PRICE, 0, sender=buyer)
 
 
-def test_a_non_member_cannot_offer_or_rule(exchange, stranger, seller_meter, seller):
+def test_a_non_member_cannot_offer_or_rule(exchange, stranger, seller):
     with ape.reverts(exchange.NotAMember, account=stranger):
         exchange.setOffer(PRICE, 0, sender=stranger)
     with ape.reverts(exchange.NotAMember, account=stranger):
@@ -34,7 +35,7 @@ def test_buyer_sets_a_rule_with_ordered_sellers(exchange, register, buyer, selle
     assert (rule.sellers, rule.channels) == ([second_seller, seller], [2, 1])
 
 
-def test_a_producer_cannot_set_a_rule(exchange, register, seller, second_seller):
+def test_a_producer_cannot_set_a_rule(exchange, register, seller):
     register(seller, PRODUCER)
     with ape.reverts(exchange.WrongKind, kind=PRODUCER):
         exchange.setRule(THRESHOLD, DELTA, PRICE, [], [], sender=seller)

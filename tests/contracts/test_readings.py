@@ -1,7 +1,7 @@
 import ape
 import pytest
 
-from tests.contracts.conftest import PRODUCER, PROSUMER
+from daisee.chain import PRODUCER, PROSUMER
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 import ape
 
-from tests.contracts.conftest import CONSUMER, PRODUCER, PROSUMER
+from daisee.chain import CONSUMER, PRODUCER, PROSUMER
 
 
 def test_register_assigns_sequential_ids_and_records_the_meter(exchange, operator, seller, buyer, oracle):
@@ -77,3 +77,17 @@ def test_deactivate_is_operator_only_and_needs_a_known_meter(exchange, operator,
         exchange.deactivateMeter(seller_meter, sender=stranger)
     with ape.reverts(exchange.NoSuchMeter, meterId=99):
         exchange.deactivateMeter(99, sender=operator)
+
+
+def test_operator_registers_a_street_in_one_multicall(exchange, operator, seller, buyer, oracle):
+    calls = [exchange.registerMeter.encode_input(owner, kind, oracle) for owner, kind in
+             [(seller, PRODUCER), (buyer, CONSUMER)]]
+    tx = exchange.multicall(calls, sender=operator)
+    assert [e.owner for e in tx.events.filter(exchange.MeterRegistered)] == [seller.address, buyer.address]
+    assert (exchange.meterOf(seller), exchange.meterOf(buyer)) == (1, 2)
+
+
+def test_multicall_keeps_each_calls_role_check(exchange, stranger, seller, oracle):
+    call = exchange.registerMeter.encode_input(seller, PRODUCER, oracle)
+    with ape.reverts(exchange.AccessControlUnauthorizedAccount):
+        exchange.multicall([call], sender=stranger)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from daisee.chain import Community
-from simulation.community import CONSUMER, PRODUCER, Member, establish, plan_community
+from daisee.chain import CONSUMER, PRODUCER, Community
+from simulation.community import Member, establish, plan_community
 from simulation.world import LOCAL_UTC_OFFSET_H, Simulation
 from tests.support.anvil import AnvilNode, dev_account
 

@@ -2,18 +2,17 @@
 meters on the session anvil, and oracles built on them with a manual clock."""
 from __future__ import annotations
 
-
 import pytest
 import yaml
 from eth_account import Account
 
-from daisee.chain import Community, write_keyfile
+from daisee.chain import PROSUMER, Community, write_keyfile
 from oracle.clock import ManualClock
 from oracle.drivers import Sample
 from oracle.service import Oracle
 from oracle.settings import OracleSettings
 from tests.support.anvil import CommunityAdmin
-from tests.support.scenario import PROSUMER, funded_account
+from tests.support.scenario import funded_account
 
 ALIAS, PASSPHRASE = "oracle-test", "correct horse"
 

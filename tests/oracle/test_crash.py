@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from daisee.chain import Community
+from daisee.chain import PROSUMER, Community
 from oracle.service import Oracle
 from oracle.settings import OracleSettings
 from tests.oracle.conftest import PASSPHRASE, chain_readings, local_readings, store_key
 from tests.support.anvil import REPO, AnvilNode, CommunityAdmin
-from tests.support.scenario import PROSUMER, funded_account
+from tests.support.scenario import funded_account
 
 KILLS = 15
 ANVIL_RESTART_AT = 7

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from eth_account import Account
 from web3.logs import DISCARD
 
-from daisee.chain import Transactor
+from daisee.chain import CONSUMER, PROSUMER, Transactor
 from tests.support.anvil import CommunityAdmin
 
-PRODUCER, CONSUMER, PROSUMER = 1, 2, 3
 PRICE_PER_WH = 10**14  # 0.0001 token per Wh
 DELTA_WH = 200
 THRESHOLD_PERMILLE = 200
