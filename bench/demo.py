@@ -6,14 +6,12 @@ as fast as the node allows, no viewer) for 5 and for 1000 members, each on a fre
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from bench import Figure
-from tests.support.anvil import REPO, AnvilNode
+from tests.support.anvil import AnvilNode
 
 RUNS = {5: "<= 120", 1000: "<= 600"}  # seconds for the whole command, ape start-up included
 
@@ -21,14 +19,9 @@ RUNS = {5: "<= 120", 1000: "<= 600"}  # seconds for the whole command, ape start
 def demo(members: int, folder: Path) -> tuple[float, dict]:
     node = AnvilNode(folder / "anvil").start()
     try:
-        env = {**os.environ, "APE_FOUNDRY_HOST": node.url, "PYTHONPATH": str(REPO),
-               "SOLCX_BINARY_PATH": str(REPO / "tools" / "solc")}
         started = time.monotonic()
-        subprocess.run(
-            [str(REPO / ".venv" / "bin" / "ape"), "run", "demo", "--members", str(members), "--days", "1",
-             "--speed", "0", "--no-viewer", "--workdir", str(folder / "run")],
-            cwd=REPO, env=env, check=True, capture_output=True, timeout=1800,
-        )
+        node.ape_run("demo", "--members", str(members), "--days", "1", "--speed", "0", "--no-viewer",
+                     "--workdir", str(folder / "run"), timeout=1800)
         elapsed = time.monotonic() - started
     finally:
         node.stop(hard=True)

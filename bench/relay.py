@@ -24,7 +24,7 @@ def _switched_at(board, purchase_id: int, timeout: float = 10.0) -> float:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with board.lock:
-            for t in reversed(board.transitions):
+            for t in reversed(board.recent):
                 if t["purchase_id"] == purchase_id:
                     return t["t"]
         time.sleep(0.001)

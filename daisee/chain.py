@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-import stat
+from collections import namedtuple
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable
 
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel
@@ -19,6 +22,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from daisee.config import ChainSettings
+from daisee.files import read_private, write_atomic
 
 PRODUCER, CONSUMER, PROSUMER = 1, 2, 3  # IEnergyExchange.MeterKind
 
@@ -41,11 +45,7 @@ class Deployment(BaseModel):
         return cls.model_validate_json(path.read_text())
 
     def save(self, path: Path | str) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(self.model_dump_json(indent=2))
-        tmp.replace(path)
+        write_atomic(Path(path), self.model_dump_json(indent=2))
 
 
 def connect(settings: ChainSettings) -> Web3:
@@ -85,6 +85,47 @@ class Community:
             ),
         )
 
+    @cached_property
+    def _meter_info(self):
+        (output,) = self.exchange.get_function_by_name("meter").abi["outputs"]
+        return namedtuple("MeterInfo", [c["name"] for c in output["components"]])
+
+    def meter(self, meter_id: int):
+        """The contract's MeterInfo of `meter_id`, fields by name (seq, producedWh, ...)."""
+        return self._meter_info(*self.exchange.functions.meter(meter_id).call())
+
+    def meters(self, meter_ids: list[int]) -> list:
+        """MeterInfo of many meters in a few calls (the exchange's multicall)."""
+        return [self._meter_info(*info) for info in read_many(self.exchange, "meter", [[m] for m in meter_ids])]
+
+
+class CallCodec:
+    """Calldata and return data of one contract function, encoded with eth_abi directly: web3's
+    encoder walks every value through generic formatters, milliseconds per call."""
+
+    def __init__(self, contract: Contract, name: str):
+        fn = contract.get_function_by_name(name).abi
+        self.inputs = [abi_type(i) for i in fn["inputs"]]
+        self.outputs = [abi_type(o) for o in fn["outputs"]]
+        self.selector = Web3.keccak(text=f"{name}({','.join(self.inputs)})")[:4]
+
+    def encode(self, args: list) -> bytes:
+        return self.selector + abi_encode(self.inputs, args)
+
+    def decode(self, data: bytes) -> tuple:
+        return abi_decode(self.outputs, data)
+
+
+def read_many(contract: Contract, name: str, args: list[list], per_call: int = 250) -> list:
+    """`contract.name(*a)` for every `a` in `args`, a few eth_calls of the contract's `multicall`
+    instead of one per item."""
+    codec = CallCodec(contract, name)
+    results = []
+    for i in range(0, len(args), per_call):
+        data = [codec.encode(a) for a in args[i:i + per_call]]
+        results += [codec.decode(r)[0] for r in contract.functions.multicall(data).call()]
+    return results
+
 
 # ------------------------------------------------------------------------------------ keys
 
@@ -108,10 +149,7 @@ def load_signer(alias: str, passphrase_file: Path | None = None) -> LocalAccount
             raise PermissionError(
                 f"no passphrase for account '{alias}': set APE_ACCOUNTS_{alias}_PASSPHRASE or passphrase_file"
             )
-        mode = passphrase_file.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise PermissionError(f"{passphrase_file} is readable by others: chmod 600 it")
-        passphrase = passphrase_file.read_text().strip()
+        passphrase = read_private(passphrase_file)
     return Account.from_key(Account.decrypt(json.loads(keyfile.read_text()), passphrase))
 
 
@@ -185,8 +223,6 @@ class EventCodec:
         self._data_types = [t for _, t in self.data]
 
     def args(self, log) -> dict[str, Any]:
-        from eth_abi import decode as abi_decode
-
         args = {}
         for (name, typ), topic in zip(self.indexed, log["topics"][1:]):
             # an indexed dynamic value (string, bytes, array) is only its hash: keep the topic
@@ -284,8 +320,6 @@ class ContractRevert(Exception):
 
 def error_decoder(*contracts: Contract):
     """Returns decode(revert_data_hex) -> ContractRevert | None for the custom errors in `contracts`."""
-    from eth_abi import decode as abi_decode
-
     table: dict[str, tuple[str, list[str], list[str]]] = {}
     for contract in contracts:
         for item in contract.abi:

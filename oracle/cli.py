@@ -40,8 +40,9 @@ def status(config: Path | None, as_json: bool) -> None:
     store = Store(settings.database)
     meters = store.meter_status()
     store.close()
+    chain_seqs = _chain_seqs(settings, [m["meter_id"] for m in meters])
     for meter in meters:
-        meter["chain_seq"] = _chain_seq(settings, meter["meter_id"])
+        meter["chain_seq"] = chain_seqs[meter["meter_id"]]
     if as_json:
         click.echo(json.dumps(meters, indent=1))
         return
@@ -55,13 +56,14 @@ def status(config: Path | None, as_json: bool) -> None:
         )
 
 
-def _chain_seq(settings: OracleSettings, meter_id: int):
+def _chain_seqs(settings: OracleSettings, meter_ids: list[int]) -> dict:
     from daisee.chain import Community
 
     try:
-        return Community.open(settings.chain).exchange.functions.meter(meter_id).call()[3]
+        community = Community.open(settings.chain)
+        return {m: community.meter(m).seq for m in meter_ids}
     except Exception as exc:  # status must work with the chain down
-        return f"unreachable ({type(exc).__name__})"
+        return dict.fromkeys(meter_ids, f"unreachable ({type(exc).__name__})")
 
 
 @main.command("read-once")

@@ -3,11 +3,12 @@ optional Prometheus `/metrics` (and `/health` JSON) endpoint on a loopback port.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
+
+from daisee.files import write_atomic
 
 METRICS = [
     ("queue_depth", "daisee_oracle_queue_depth", "Readings queued locally, not yet on chain."),
@@ -18,10 +19,8 @@ METRICS = [
 
 
 def write_health(path: Path, snapshot: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(snapshot, indent=1, default=str))
-    os.replace(tmp, path)  # readers never see a half-written file
+    # rewritten every loop: atomic for readers, no fsync (a Pi's SD card, and stale health is harmless)
+    write_atomic(path, json.dumps(snapshot, indent=1, default=str), durable=False)
 
 
 def prometheus_text(snapshot: dict) -> str:

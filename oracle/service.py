@@ -49,8 +49,9 @@ class Oracle:
         """Local state, or on first start the chain's: counters continue where the meter left them."""
         state = self.store.state(meter_id)
         if state is None:
-            info = self.submitter.chain_meter(meter_id)
-            seq, timestamp, soc, produced, consumed = info[3], info[4], info[5], info[6], info[7]
+            info = self.community.meter(meter_id)
+            seq, timestamp, soc, produced, consumed = (info.seq, info.timestamp, info.socPermille, info.producedWh,
+                                                       info.consumedWh)
             self.store.seed(meter_id, MeterState(seq=seq, timestamp=float(timestamp), produced_wh=float(produced),
                                                  consumed_wh=float(consumed), soc_permille=soc if seq else None))
             log.info("meter %d: starting at seq %d, %d Wh produced, %d Wh consumed", meter_id, seq, produced, consumed)

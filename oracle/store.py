@@ -109,6 +109,10 @@ class Store:
         ).fetchall()
         return [Reading(*row) for row in rows]
 
+    def pending_meters(self) -> list[int]:
+        """Meters with unsent readings (what reconciliation asks the chain about)."""
+        return [row[0] for row in self.db.execute(f"SELECT DISTINCT meter_id FROM readings WHERE {PENDING}")]
+
     def pending_summary(self) -> tuple[int, float | None]:
         """(unsent readings of running meters, when the oldest of them was queued)."""
         count, oldest = self.db.execute(

@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from eth_abi import encode as abi_encode
 from web3 import Web3
 
-from daisee.chain import Community, ContractRevert, Transactor
+from daisee.chain import CallCodec, Community, ContractRevert, Transactor
 from oracle.clock import Clock
 from oracle.readings import Reading
 from oracle.store import Store
@@ -26,8 +25,6 @@ PERMANENT = {"UnknownMeter", "WrongOracle", "CounterDecreased", "TimestampBefore
 ALREADY_ON_CHAIN = {"SeqNotIncreasing"}
 
 
-READING_TUPLE = "(uint32,uint32,uint40,uint64,uint64,uint16)"
-SUBMIT_SELECTOR = Web3.keccak(text=f"submitReadings({READING_TUPLE}[])")[:4]
 PATH_HEADROOM = 100_000  # a rule-triggered purchase or a settlement, over a plain reading (bench/gas.py)
 MAX_HEADROOM = 5_000_000
 
@@ -38,10 +35,10 @@ class SubmitReadingsCall:
     times per transaction (estimate, build, sign): ~0.3 s for 400 readings on a desktop, far more
     on a Pi. Quacks like a contract function for Transactor.send."""
 
-    def __init__(self, w3: Web3, exchange: str, batch: list[Reading]):
+    def __init__(self, w3: Web3, exchange: str, codec: CallCodec, batch: list[Reading]):
         self.w3, self.to = w3, exchange
         self.readings = len(batch)
-        self.data = "0x" + (SUBMIT_SELECTOR + abi_encode([f"{READING_TUPLE}[]"], [[r.as_tuple() for r in batch]])).hex()
+        self.data = "0x" + codec.encode([[r.as_tuple() for r in batch]]).hex()
 
     def estimate_gas(self, params: dict) -> int:
         # The estimate runs against the state before other oracles' readings land in the same block:
@@ -78,14 +75,11 @@ class Submitter:
         self.needs_reconcile = True
         self.last_error: str | None = None
         self.sent_total = 0
-
-    def chain_meter(self, meter_id: int):
-        """The contract's MeterInfo tuple for `meter_id`."""
-        return self.community.exchange.functions.meter(meter_id).call()
+        self.codec = CallCodec(community.exchange, "submitReadings")  # from the deployment's ABI
 
     def reconcile(self) -> None:
-        for meter_id in {r.meter_id for r in self.store.pending(10**9)}:
-            chain_seq = self.chain_meter(meter_id)[3]
+        for meter_id in self.store.pending_meters():
+            chain_seq = self.community.meter(meter_id).seq
             marked = self.store.reconcile(meter_id, chain_seq)
             if marked:
                 log.info("meter %d: %d queued readings already on chain (seq <= %d)", meter_id, marked, chain_seq)
@@ -127,7 +121,7 @@ class Submitter:
         in_flight = []
         for batch in batches:
             self._current = batch
-            call = SubmitReadingsCall(self.community.w3, self.community.exchange.address, batch)
+            call = SubmitReadingsCall(self.community.w3, self.community.exchange.address, self.codec, batch)
             in_flight.append((batch, self.tx.send(call)))
         sent = 0
         for batch, tx_hash in in_flight:
@@ -139,13 +133,13 @@ class Submitter:
         return sent
 
     def _on_revert(self, exc: ContractRevert) -> None:
-        index = revert_field(exc, "index")
+        index = exc.fields.get("index")
         batch = getattr(self, "_current", [])
         meter_id = batch[index].meter_id if index is not None and index < len(batch) else None
         self.needs_reconcile = True
         self.tx.resync()
         if exc.name in ALREADY_ON_CHAIN:
-            log.info("meter %s: chain already has seq %s, reconciling", meter_id, revert_field(exc, "seq"))
+            log.info("meter %s: chain already has seq %s, reconciling", meter_id, exc.fields.get("seq"))
             return
         if exc.name in PERMANENT and meter_id is not None:
             reason = f"stopped: {exc} (fix the meter's registration/key, then restart the oracle)"
@@ -161,7 +155,3 @@ class Submitter:
         delay = self.backoff.failed(self.clock.now())
         self.last_error = message
         log.warning("submission failed (%s); retrying in %.1f s", message, delay)
-
-
-def revert_field(exc: ContractRevert, name: str) -> int | None:
-    return exc.fields.get(name)

@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import deque
 
+from daisee.files import read_json, write_atomic
 from relay.config import RelaySettings
-from relay.state import Supply, read_json, write_atomic
+from relay.state import Supply
 
 
 class Board:
@@ -18,7 +20,8 @@ class Board:
         self.active_low = config.active_low
         self.supply: dict[str, Supply] = {}  # what the hardware is doing now, per member
         self.levels: dict[int, int] = {}  # last level written per pin; unknown pins get written
-        self.transitions: list[dict] = []
+        self.switches = 0
+        self.recent: deque[dict] = deque(maxlen=100)  # the latest transitions, for a reader in-process
         self.lock = threading.Lock()  # the service thread and a reader (bench, tests) share the board
 
     def switch(self, member: str, supply: Supply, reason: str) -> bool:
@@ -33,7 +36,8 @@ class Board:
             self._drive(changes)
             self.levels.update(changes)
             transition = {"t": time.time(), "member": member, "reason": reason, **supply.model_dump()}
-            self.transitions.append(transition)
+            self.switches += 1
+            self.recent.append(transition)
             self._record(transition)
             return True
 

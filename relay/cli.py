@@ -15,10 +15,11 @@ import click
 from web3 import Web3
 
 from daisee import cli
+from daisee.files import read_json
 from relay.board import make_board
 from relay.config import RelaySettings
 from relay.handler import own_supply
-from relay.state import RelayState, Supply, read_json
+from relay.state import RelayState, Supply
 
 log = logging.getLogger("daisee.relay")
 

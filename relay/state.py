@@ -7,12 +7,12 @@ so that is enough to act on each id at most once however often a block range is 
 """
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
+
+from daisee.files import write_atomic
 
 
 class Supply(BaseModel):
@@ -38,17 +38,3 @@ class RelayState(BaseModel):
     def save(self, path: Path) -> None:
         write_atomic(path, self.model_dump_json(indent=1))
 
-
-def write_atomic(path: Path, text: str) -> None:
-    """tmp + fsync + rename: a reader (or a restart after a crash) sees the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None

@@ -75,24 +75,22 @@ def _local_key(test_account):
     return Account.from_key(test_account.private_key)
 
 
-def start_viewer(chain_settings: ChainSettings, workdir: Path, port: int):
+def start_viewer(chain_settings: ChainSettings, database: Path, port: int):
     """The real viewer app (indexer thread included) on 127.0.0.1, in a thread of this process."""
-    import uvicorn
-
-    from viewer.cli import build_app
+    from viewer.cli import serve_in_thread
     from viewer.settings import ViewerSettings
 
-    with socket.socket() as s:
-        if s.connect_ex(("127.0.0.1", port)) == 0:
-            s2 = socket.socket()
-            s2.bind(("127.0.0.1", 0))
-            click.echo(f"port {port} is taken; the viewer uses {s2.getsockname()[1]} instead")
-            port = s2.getsockname()[1]
-            s2.close()
-    settings = ViewerSettings(chain=chain_settings, database=workdir / "viewer.sqlite", port=port)
-    server = uvicorn.Server(uvicorn.Config(build_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, name="viewer", daemon=True).start()
-    return server, f"http://127.0.0.1:{port}"
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            taken, port = port, 0  # the OS picks a free one
+    settings = ViewerSettings(chain=chain_settings, database=database, port=port)
+    if port == 0:
+        with socket.socket() as free:
+            free.bind(("127.0.0.1", 0))
+            settings.port = free.getsockname()[1]
+        click.echo(f"port {taken} is taken; the viewer uses {settings.port} instead")
+    server, _ = serve_in_thread(settings)
+    return server, f"http://127.0.0.1:{settings.port}"
 
 
 def local_time(timestamp: float) -> str:
@@ -137,9 +135,10 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
                f"exchange {deployment.exchange}")
 
     community = Community.open(chain_settings)
-    secret = str(seed) if dev_chain(community.w3) else secrets.token_hex(16)  # real chain: unguessable keys
-    plan = plan_community(members, seed, meters_per_oracle=meters_per_oracle, secret=secret)
-    roster = establish(community, operator, plan)
+    dev = dev_chain(community.w3)  # anvil: balances and clock set directly, keys from the seed
+    plan = plan_community(members, seed, meters_per_oracle=meters_per_oracle,
+                          secret=str(seed) if dev else secrets.token_hex(16))
+    roster = establish(community, operator, plan, dev=dev)
     phases.done("community")
     producers = sum(m.role == "producer" for m in plan.members)
     click.echo(f"community: {producers} producers, {members - producers} consumers in {plan.streets} street(s), "
@@ -147,26 +146,27 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
 
     server = url = None
     if not no_viewer:
-        server, url = start_viewer(chain_settings, workdir, port)
+        server, url = start_viewer(chain_settings, workdir / "viewer.sqlite", port)
         click.echo(f"viewer: {url} (live while the day runs)")
 
-    sim = Simulation(chain_settings, plan, roster, workdir, step=step)
+    sim = Simulation(chain_settings, plan, roster, workdir, step=step, controls_chain=dev)
     steps = run_days(sim, days, speed)
     phases.done("simulation")
 
-    outcome = read_outcome(community, roster)
+    outcome = read_outcome(community, roster, workdir / "viewer.sqlite", live_indexer=server is not None)
     phases.done("summary")
-    reconciled = all(m.reconciles() for m in outcome.members)
+    held = outcome.escrow == outcome.open_amounts
     click.echo("\n" + table(outcome))
-    click.echo(f"\noperator fees: {outcome.fee_recipient_balance / 1e18:.4f} DSE to {outcome.fee_recipient}; "
-               f"token balances {'reconcile with the events' if reconciled else 'DO NOT reconcile'}")
+    click.echo(f"\n{outcome.totals['skipped']} rule(s) skipped (no seller with energy, or no budget); the exchange "
+               f"holds {outcome.escrow / 1e18:.4f} DSE in escrow, "
+               f"{'exactly the open purchases' if held else 'NOT the open purchases'}")
     click.echo("phases:\n" + phases.lines())
     summary = {"network": network.choice, "members": members, "days": days, "seed": seed, "steps": steps,
                "oracles": len(plan.oracles), "streets": plan.streets, "phases_s": phases.times, **outcome.as_dict()}
     (workdir / "summary.json").write_text(json.dumps(summary, indent=1))
     click.echo(f"summary: {workdir / 'summary.json'}")
-    if not reconciled:
-        raise click.ClickException("token balances do not match the settlement events")
+    if not held:
+        raise click.ClickException("the exchange's escrow differs from its open purchases")
     if server is not None:
         serve_until_interrupted(server, url)
 
@@ -181,7 +181,7 @@ def run_days(sim: Simulation, days: float, speed: float) -> int:
         click.echo(f"the chain keeps its own clock: one step per {step:g} s of chain time")
 
     def status(_=None) -> str:
-        switches = sum(len(r.board.transitions) for r in sim.relays.values())
+        switches = sum(r.board.switches for r in sim.relays.values())
         return f"{local_time(sim.time.now)}, {switches} relay switches"
 
     tty = sys.stdout.isatty()

@@ -16,7 +16,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from daisee.chain import CONSUMER, PRODUCER, Community, Transactor, permit_signature
+from daisee.chain import CONSUMER, PRODUCER, CallCodec, Community, EventReader, Transactor, permit_signature, read_many
 
 PRODUCER_SHARE = 0.4
 SELLERS_PER_RULE = 3
@@ -57,7 +57,6 @@ class MemberPlan:
 
 @dataclass(frozen=True)
 class Plan:
-    seed: int
     members: list[MemberPlan]
     oracles: list[LocalAccount]  # one key per oracle
     streets: int
@@ -113,7 +112,7 @@ def plan_community(members: int, seed: int, street_size: int = 50, meters_per_or
                             battery_wh=5000, initial_soc_permille=rng.randint(330, 650), charge_from_seller_w=1500),
             ))
             channel += 1 + len(sellers)
-    return Plan(seed=seed, members=planned, streets=street + 1,
+    return Plan(members=planned, streets=street + 1,
                 oracles=[_key(secret, "oracle", i) for i in range(oracle_count)])
 
 
@@ -138,8 +137,9 @@ class Member:
 def batched(op: Transactor, contract, calls: list[tuple[str, list]], per_tx: int) -> list:
     """The operator's calls to one contract, `per_tx` at a time through its `multicall`; returns
     the receipts. All are sent before any is waited for: a phase costs a few blocks on a real chain."""
+    codecs = {name: CallCodec(contract, name) for name in {name for name, _ in calls}}
     chunks = [calls[i:i + per_tx] for i in range(0, len(calls), per_tx)]
-    hashes = [op.send(contract.functions.multicall([contract.encode_abi(name, args) for name, args in chunk]))
+    hashes = [op.send(contract.functions.multicall([codecs[name].encode(args) for name, args in chunk]))
               for chunk in chunks]
     return [op.wait(h) for h in hashes]
 
@@ -176,8 +176,9 @@ def establish(community: Community, operator: LocalAccount, plan: Plan, dev: boo
     batched(op, token, [("mint", [m.address, CONSUMER_TOKENS]) for m in consumers], per_tx=200)
     receipts = batched(op, ex, [("registerMeter", [m.address, m.kind, plan.oracles[m.oracle].address])
                                 for m in plan.members], per_tx=50)
-    meter_ids = {e["args"]["owner"]: e["args"]["meterId"]
-                 for r in receipts for e in ex.events.MeterRegistered().process_receipt(r)}
+    registered = EventReader(community, ["MeterRegistered"]).fetch(receipts[0]["blockNumber"],
+                                                                   receipts[-1]["blockNumber"])
+    meter_ids = {e.args["owner"]: e.args["meterId"] for e in registered}
     members = [Member(m, meter_ids[m.address], Transactor(community, m.account, receipt_timeout=120))
                for m in plan.members]
 
@@ -193,8 +194,8 @@ def establish(community: Community, operator: LocalAccount, plan: Plan, dev: boo
     name, chain_id = token.functions.name().call(), community.deployment.chain_id
     deadline = community.w3.eth.get_block("latest")["timestamp"] + PERMIT_LIFETIME
     permits = []
-    for m in consumers:
-        nonce = token.functions.nonces(m.address).call()
+    nonces = read_many(token, "nonces", [[m.address] for m in consumers])
+    for m, nonce in zip(consumers, nonces):
         v, r, s = permit_signature(m.account, name, token.address, chain_id, ex.address, PERMIT_BUDGET, nonce, deadline)
         permits.append(("permitBudget", [m.address, PERMIT_BUDGET, deadline, v, r, s]))
     batched(op, ex, permits, per_tx=100)

@@ -1,126 +1,60 @@
-"""What happened, read back from the chain: every member's meter counters, token balance, and the
-BuyEnergy / PurchaseSettled / PurchaseSkipped events of the run, as rows for the summary table."""
+"""What happened, as the viewer knows it: the run's events indexed into the viewer's store (already
+done when the viewer served the run), the store's member summaries as the demo's table, and one
+check against the chain itself: the exchange holds exactly the amounts of the open purchases."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
-from web3 import Web3
+from daisee.chain import Community, read_many
+from simulation.community import Member
+from viewer.indexer import Indexer
+from viewer.store import Store
 
-from daisee.chain import CONSUMER, Community, EventReader, abi_type
-from simulation.community import CONSUMER_TOKENS, Member
-
-EVENTS = ["BuyEnergy", "PurchaseSettled", "PurchaseSkipped"]
-SPAN = 5_000  # blocks per eth_getLogs call: within what public RPC nodes accept
 TOKEN = 10**18
-
-
-@dataclass
-class MemberOutcome:
-    index: int
-    address: str
-    role: str
-    meter_id: int
-    produced_wh: int = 0
-    consumed_wh: int = 0
-    purchases: int = 0
-    skipped: int = 0
-    bought_wh: int = 0  # as buyer: Wh bought (BuyEnergy)
-    delivered_wh: int = 0  # as buyer: Wh delivered in settled purchases
-    sold_wh: int = 0  # as seller: Wh delivered to buyers
-    paid: int = 0  # as buyer: token units paid to sellers and to the operator fee
-    earned: int = 0  # as seller
-    refunded: int = 0  # as buyer
-    fees: int = 0  # as buyer: the operator's part of `paid`
-    escrow: int = 0  # as buyer: amount of the purchase still open
-    minted: int = 0
-    balance: int = 0
-
-    def reconciles(self) -> bool:
-        """Tokens neither appear nor vanish: the wallet holds what was minted and earned, less what
-        settled purchases took for good (`paid`: refunds came back) and what is still in escrow."""
-        return self.balance == self.minted + self.earned - self.paid - self.escrow
+TOKEN_FIELDS = ("spent", "paid", "refunded", "fees", "earned", "token_balance")
 
 
 @dataclass
 class Outcome:
-    members: list[MemberOutcome]
-    fee_recipient: str
-    fee_recipient_balance: int
-    events: list = field(default_factory=list, repr=False)
+    members: list[dict]  # viewer member summaries (token amounts as ints) with "index" and "role"
+    totals: dict  # viewer community totals
+    escrow: int  # the exchange's token balance, on chain
+    open_amounts: int  # the amounts of the open purchases, on chain
 
-    def totals(self, role: str | None = None) -> dict[str, int]:
-        rows = [m for m in self.members if role is None or m.role == role]
-        keys = ["produced_wh", "consumed_wh", "purchases", "skipped", "bought_wh", "delivered_wh", "sold_wh",
-                "paid", "earned", "refunded", "fees", "escrow"]
-        return {k: sum(getattr(m, k) for m in rows) for k in keys} | {"members": len(rows)}
+    def by_role(self, role: str | None = None) -> dict[str, int]:
+        rows = [m for m in self.members if role is None or m["role"] == role]
+        keys = ["produced_wh", "consumed_wh", "purchases", "bought_wh", "delivered_wh", "sold_wh", *TOKEN_FIELDS]
+        return {k: sum(m[k] for m in rows) for k in keys} | {"members": len(rows)}
 
     def as_dict(self) -> dict:
-        return {"per_member": [asdict(m) for m in self.members], "fee_recipient": self.fee_recipient,
-                "fee_recipient_balance": self.fee_recipient_balance, "totals": self.totals()}
+        return {"per_member": self.members, "totals": self.totals, "escrow": self.escrow}
 
 
-def read_many(contract, name: str, args: list[list], per_call: int = 250) -> list:
-    """`contract.name(*a)` for every `a` in `args`, a few eth_calls of the contract's `multicall`
-    instead of one per member (a thousand members read in seconds, not minutes)."""
-    fn = contract.get_function_by_name(name).abi
-    inputs, outputs = [abi_type(i) for i in fn["inputs"]], [abi_type(o) for o in fn["outputs"]]
-    selector = Web3.keccak(text=f"{name}({','.join(inputs)})")[:4]  # web3's encode_abi: ms per call
-    results = []
-    for i in range(0, len(args), per_call):
-        data = [selector + abi_encode(inputs, a) for a in args[i:i + per_call]]
-        results += [abi_decode(outputs, r)[0] for r in contract.functions.multicall(data).call()]
-    return results
-
-
-def read_outcome(community: Community, members: list[Member]) -> Outcome:
-    ex, token = community.exchange, community.token
-    infos = read_many(ex, "meter", [[m.meter_id] for m in members])
-    balances = read_many(token, "balanceOf", [[m.plan.address] for m in members])
-    rows = {}
-    for m, info, balance in zip(members, infos, balances):
-        rows[m.plan.address] = MemberOutcome(
-            index=m.plan.index, address=m.plan.address, role=m.plan.role, meter_id=m.meter_id,
-            produced_wh=info[6], consumed_wh=info[7], minted=CONSUMER_TOKENS if m.plan.kind == CONSUMER else 0,
-            balance=balance,
-        )
-    events = run_events(community)
-    open_amounts: dict[int, tuple[str, int]] = {}
-    for e in events:
-        buyer = rows.get(e.args["buyer"])
-        if buyer is None:
-            continue
-        if e.name == "PurchaseSkipped":
-            buyer.skipped += 1
-        elif e.name == "BuyEnergy":
-            buyer.purchases += 1
-            buyer.bought_wh += e.args["wh"]
-            open_amounts[e.args["purchaseId"]] = (e.args["buyer"], e.args["amount"])
-        elif e.name == "PurchaseSettled":
-            a = e.args
-            open_amounts.pop(a["purchaseId"], None)
-            buyer.delivered_wh += a["deliveredWh"]
-            buyer.paid += a["paid"] + a["fee"]
-            buyer.fees += a["fee"]
-            buyer.refunded += a["refunded"]
-            if a["seller"] in rows:
-                rows[a["seller"]].sold_wh += a["deliveredWh"]
-                rows[a["seller"]].earned += a["paid"]
-    for buyer, amount in open_amounts.values():
-        rows[buyer].escrow += amount
-    recipient = ex.functions.feeRecipient().call()
-    return Outcome(list(rows.values()), recipient, token.functions.balanceOf(recipient).call(), events)
-
-
-def run_events(community: Community, names: list[str] | None = EVENTS, from_block: int | None = None):
-    """The run's events (`names`; None: every event of both contracts) since the deployment (or
-    `from_block`), in chain order."""
-    reader = EventReader(community, names=names)
-    head, events = reader.head(), []
-    for start in range(from_block or community.deployment.deployed_block, head + 1, SPAN):
-        events += reader.fetch(start, min(head, start + SPAN - 1))
-    return events
+def read_outcome(community: Community, members: list[Member], database: Path, live_indexer: bool = False,
+                 timeout: float = 120) -> Outcome:
+    """`live_indexer`: the served viewer indexes `database`; wait for it to reach the chain's head
+    (two indexers must not write one store) instead of indexing here."""
+    store = Store(database)
+    if live_indexer:
+        head, deadline = community.w3.eth.block_number, time.monotonic() + timeout
+        while (store.cursor() or 0) < head:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the viewer's indexer is at block {store.cursor()}, the chain at {head}")
+            time.sleep(0.2)
+    else:
+        Indexer(store, community).catch_up()
+    rows = []
+    for m in members:
+        row = store.member_summary(m.plan.address)
+        rows.append({"index": m.plan.index, "role": m.plan.role, **row,
+                     **{k: int(row[k]) for k in TOKEN_FIELDS}})
+    ex = community.exchange
+    buyers = [m.meter_id for m in members if m.plan.sellers]
+    open_amounts = sum(p[4] for p in read_many(ex, "openPurchase", [[b] for b in buyers]))
+    escrow = community.token.functions.balanceOf(ex.address).call()
+    return Outcome(rows, store.totals(), escrow, open_amounts)
 
 
 # ------------------------------------------------------------------------------------ the table
@@ -134,13 +68,14 @@ COLUMNS = [  # (title, key, scale, decimals)
 
 
 def table(outcome: Outcome, max_rows: int = 20) -> str:
-    """Per member when the community is small, per role otherwise (summary.json has every member)."""
+    """Per member when the community is small, per role otherwise (summary.json has every member).
+    A buyer's `paid` went to its sellers and `fees` to the operator; a seller's `earned` is its share."""
     if len(outcome.members) <= max_rows:
-        rows = [(f"#{m.index} {m.address[:8]}…", m.role, asdict(m)) for m in outcome.members]
+        rows = [(f"#{m['index']} {m['address'][:8]}…", m["role"], m) for m in outcome.members]
     else:
-        rows = [(f"{outcome.totals(role)['members']} {role}s", role, outcome.totals(role))
+        rows = [(f"{outcome.by_role(role)['members']} {role}s", role, outcome.by_role(role))
                 for role in ("producer", "consumer")]
-    rows.append(("all", "", outcome.totals()))
+    rows.append(("all", "", outcome.by_role()))
     header = ["member", "role", *[c[0] for c in COLUMNS]]
     body = [[name, role, *[f"{values[key] / scale:,.{decimals}f}" for _, key, scale, decimals in COLUMNS]]
             for name, role, values in rows]

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from daisee.chain import CONSUMER, Community
 from daisee.config import ChainSettings
+from daisee.files import read_json
 from oracle.clock import ManualClock
 from oracle.service import Oracle
 from oracle.settings import OracleSettings
 from relay.config import RelaySettings
 from relay.service import ChainUnreadable, Relay
-from relay.state import read_json
 from simulation.community import Member, Plan, dev_chain
 
 DAY = 86_400
@@ -38,7 +38,10 @@ class SimulatedTime:
         self.w3, self.step = community.w3, step
         self.controls_chain = dev_chain(self.w3) if controls_chain is None else controls_chain
         self.clock = ManualClock(self.latest())
-        self.now = self.clock.now()
+
+    @property
+    def now(self) -> float:
+        return self.clock.now()
 
     def latest(self) -> int:
         return self.w3.eth.get_block("latest")["timestamp"]
@@ -76,8 +79,7 @@ class SimulatedTime:
         self.w3.provider.make_request("evm_mine", [])
 
     def _set(self, timestamp: float) -> None:
-        self.now = float(timestamp)
-        self.clock.t = self.now
+        self.clock.t = float(timestamp)
 
 
 class Simulation:
@@ -177,14 +179,17 @@ class Simulation:
         """Every queued reading on chain before the world moves on (the barrier). The oracles
         submit side by side, as separate Pis do."""
         deadline = time.monotonic() + timeout
+        self._retrying(deadline, self.time.resync)
         list(self.pool.map(lambda oracle: self._drain(oracle, deadline), self.oracles))
 
     def _drain(self, oracle: Oracle, deadline: float) -> None:
+        # Oracle.drain would wait out its backoff on the oracle's clock, which is the world's frozen
+        # step time here: the barrier retries on wall time instead, once the node is known to be back.
         while oracle.store.pending_count():
-            self._retrying(deadline, self.time.resync)
             oracle.retry_now()
             if not oracle.flush(force=True) and oracle.store.pending_count():
                 self._wait(deadline, oracle.submitter.last_error)
+                self._retrying(deadline, self.time.resync)  # a restarted node forgot the world's time
 
     def follow(self, timeout: float = 60.0) -> None:
         """Every relay has acted on every event up to the chain's head."""

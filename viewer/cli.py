@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -57,6 +58,21 @@ def build_app(settings: ViewerSettings) -> FastAPI:
 
 def load(config: Path | None, **overrides) -> ViewerSettings:
     return ViewerSettings.load(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def serve_in_thread(settings: ViewerSettings, timeout: float = 20.0) -> tuple[uvicorn.Server, threading.Thread]:
+    """`build_app` served by uvicorn in a daemon thread of this process (the community demo, tests),
+    returned once it accepts connections; stop it with `server.should_exit = True`."""
+    server = uvicorn.Server(uvicorn.Config(build_app(settings), host=settings.host, port=settings.port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, name="viewer", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"viewer did not start on {settings.host}:{settings.port}")
+        time.sleep(0.05)
+    return server, thread
 
 
 config_option = cli.config_option("viewer")

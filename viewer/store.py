@@ -53,7 +53,6 @@ CREATE INDEX IF NOT EXISTS transfers_recipient ON transfers (recipient);
 """
 
 ZERO_ADDRESS = "0x" + "0" * 40
-STATUSES = ("open", "settled")
 PURCHASE_COLUMNS = """purchase_id, buyer, seller, wh, amount, channel, block_number, tx_hash, opened_at,
     CASE WHEN settled_block IS NULL THEN 'open' ELSE 'settled' END AS status,
     delivered_wh, paid, refunded, fee, settled_block, settled_tx, settled_at"""
@@ -114,17 +113,19 @@ class Store:
         return int(row["value"]) if row else None
 
     def version(self) -> int:
-        """Bumped by every write: what the caches of whole-table aggregates are keyed on."""
+        """Bumped by every range that wrote events (or a rollback): what the caches of whole-table
+        aggregates are keyed on, so that a new empty block does not recompute them."""
         row = self._one("SELECT value FROM meta WHERE key = 'version'")
         return int(row["value"]) if row else 0
 
     @staticmethod
-    def _set_cursor(db: sqlite3.Connection, cursor: int) -> None:
+    def _set_cursor(db: sqlite3.Connection, cursor: int, changed: bool = True) -> None:
         db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('cursor', ?)", (str(cursor),))
-        db.execute(
-            """INSERT INTO meta (key, value) VALUES ('version', '1')
-               ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"""
-        )
+        if changed:
+            db.execute(
+                """INSERT INTO meta (key, value) VALUES ('version', '1')
+                   ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"""
+            )
 
     def _cached(self, name: str, compute):
         """`compute()` once per store version (aggregates over whole tables change only on writes)."""
@@ -159,7 +160,7 @@ class Store:
                 "DELETE FROM blocks WHERE number NOT IN (SELECT number FROM blocks ORDER BY number DESC LIMIT ?)",
                 (keep_blocks,),
             )
-            self._set_cursor(db, cursor)
+            self._set_cursor(db, cursor, changed=bool(events))
 
     def rollback(self, fork: int) -> None:
         """Forget everything above block `fork` (the last block still on the canonical chain)."""
@@ -339,7 +340,7 @@ class Store:
 
     def totals(self) -> dict[str, Any]:
         """Community aggregates (cached per store version: they scan whole tables)."""
-        return self._cached("totals", self._totals)
+        return {**self._cached("totals", self._totals), "indexed_block": self.cursor()}
 
     def _totals(self) -> dict[str, Any]:
         db = self.db()

@@ -8,10 +8,10 @@ CITIZENWATT_PASSWORD or a chmod-600 file holding `login:password`, never from th
 from __future__ import annotations
 
 import os
-import stat
 
 import requests
 
+from daisee.files import read_private
 from oracle.clock import Clock
 from oracle.drivers import DriverUnavailable, Sample
 
@@ -22,9 +22,7 @@ def load_credentials(path) -> dict[str, str]:
         return {"login": login, "password": password}
     if path is None:
         raise PermissionError("CitizenWatt credentials: set CITIZENWATT_LOGIN/CITIZENWATT_PASSWORD or credentials_file")
-    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise PermissionError(f"{path} is readable by others: chmod 600 it")
-    login, _, password = path.read_text().strip().partition(":")
+    login, _, password = read_private(path).partition(":")
     return {"login": login, "password": password}
 
 

@@ -9,10 +9,9 @@ import threading
 
 from fastapi.testclient import TestClient
 
-from daisee.chain import Community, Transactor
+from daisee.chain import Community, EventReader, Transactor
 from relay.board import read_transitions
 from simulation.community import DELTA_WH, GAS_PER_KEY, THRESHOLD_PERMILLE, establish, plan_community
-from simulation.outcome import run_events
 from simulation.world import Simulation
 from tests.support.anvil import AnvilNode, dev_account
 from tests.viewer.conftest import sign_in
@@ -42,8 +41,7 @@ def test_low_battery_purchase_is_switched_delivered_settled_and_shown(community_
 
     step_until(run, "BuyEnergy")
     (buy,) = run.events("BuyEnergy")
-    reading = ex.functions.meter(consumer.meter_id).call()
-    assert reading[5] < THRESHOLD_PERMILLE  # the reading that bought reported a SoC under the threshold
+    assert run.community.meter(consumer.meter_id).socPermille < THRESHOLD_PERMILLE  # the reading that bought reported a SoC under the threshold
     amount = DELTA_WH * producer.plan.price_per_wh
     channel = consumer.plan.seller_channels[0]
     assert buy == {"purchaseId": buy["purchaseId"], "buyer": consumer.plan.address, "seller": producer.plan.address,
@@ -56,7 +54,7 @@ def test_low_battery_purchase_is_switched_delivered_settled_and_shown(community_
 
     step_until(run, "PurchaseSettled")
     (settled,) = run.events("PurchaseSettled")
-    assert ex.functions.meter(consumer.meter_id).call()[7] - start_consumed >= DELTA_WH  # measured delivery
+    assert run.community.meter(consumer.meter_id).consumedWh - start_consumed >= DELTA_WH  # measured delivery
     fee = amount * fee_bps // 10_000
     assert settled == {"purchaseId": buy["purchaseId"], "buyer": consumer.plan.address,
                        "seller": producer.plan.address, "deliveredWh": DELTA_WH, "paid": amount - fee,
@@ -102,7 +100,7 @@ def test_energy_not_delivered_by_expiry_is_refunded(community_run, start_time):
         if run.events("PurchaseSettled"):
             break
     (settled,) = run.events("PurchaseSettled")
-    delivered = ex.functions.meter(consumer.meter_id).call()[7] - start_consumed  # the settling reading
+    delivered = run.community.meter(consumer.meter_id).consumedWh - start_consumed  # the settling reading
     assert 0 < delivered < DELTA_WH
     gross = buy["amount"] * delivered // DELTA_WH
     fee = gross * ex.functions.feeBps().call() // 10_000
@@ -125,9 +123,10 @@ def outcome(run) -> dict:
 
     street = run.consumer.plan.street
     return {
-        "events": [(e.name, {k: plain(v) for k, v in e.args.items()}) for e in run_events(run.community, None, run.first_block)],
+        "events": [(e.name, {k: plain(v) for k, v in e.args.items()})
+                   for e in EventReader(run.community).fetch(run.first_block, run.community.w3.eth.block_number)],
         "balances": {i: run.balance(a) for a, i in index.items()},
-        "meters": {m.plan.index: run.community.exchange.functions.meter(m.meter_id).call() for m in run.members},
+        "meters": {m.plan.index: run.community.meter(m.meter_id) for m in run.members},
         "switches": [(index[t["member"]], t["source"], t["channel"], t["purchase_id"])
                      for t in read_transitions(run.sim.relay_settings(street))],
     }
@@ -183,9 +182,9 @@ def test_on_a_chain_with_its_own_clock_the_community_follows_it(tmp_path):
         for _ in range(3):
             sim.step()
         assert sim.time.now - started >= 6  # three steps of the chain's own 2 s
-        readings = [sim.community.exchange.functions.meter(m.meter_id).call() for m in members]
-        assert [r[3] for r in readings] == [4, 4, 4]  # seq: the first reading and one per step, each landed
-        assert all(abs(r[4] - sim.time.now) <= 2 for r in readings)  # stamped with chain time
+        readings = sim.community.meters([m.meter_id for m in members])
+        assert [r.seq for r in readings] == [4, 4, 4]  # the first reading and one per step, each landed
+        assert all(abs(r.timestamp - sim.time.now) <= 2 for r in readings)  # stamped with chain time
         sim.close()
     finally:
         node.stop(hard=True)

@@ -52,10 +52,13 @@ def test_readings_already_on_chain_are_not_sent_again(make_oracle, meter_id, clo
     sample_and_flush(oracle, clock, 5)
     oracle.store.db.execute("UPDATE readings SET sent=0")  # as if the receipt was never seen
     oracle.submitter.needs_reconcile = True
+    sent_before = community.w3.eth.get_transaction_count(oracle.transactor.address)
     clock.advance(10)
     oracle.sample_once()
     assert oracle.drain(timeout=60)
     assert [r[0] for r in chain_readings(community, meter_id)] == [1, 2, 3, 4, 5, 6]
+    # reconciled before sending: one transaction for seq 6, not a refused resend of 1..5 first
+    assert community.w3.eth.get_transaction_count(oracle.transactor.address) == sent_before + 1
 
 
 def test_unregistered_meter_is_stopped_with_its_error(make_oracle, meter_id, admin, clock):

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
+from daisee.files import read_json
 from relay.board import read_transitions
 from relay.config import MemberWiring, RelaySettings
 from relay.service import Relay
-from relay.state import read_json
 from tests.support.scenario import SELLER_CHANNEL, trade
 
 OWN_CHANNEL = 0

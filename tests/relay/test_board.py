@@ -7,9 +7,10 @@ import types
 import pytest
 from eth_account import Account
 
+from daisee.files import read_json
 from relay.board import RpiBoard, SimulatedBoard
 from relay.config import MemberWiring, RelaySettings
-from relay.state import Supply, read_json
+from relay.state import Supply
 
 MEMBER, SELLER = Account.create().address, Account.create().address
 OWN, FROM_SELLER = Supply(channel=0), Supply(source="seller", channel=1, seller=SELLER, purchase_id=3)

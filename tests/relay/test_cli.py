@@ -5,10 +5,10 @@ import yaml
 from click.testing import CliRunner
 from eth_account import Account
 
+from daisee.files import read_json
 from relay.board import read_transitions
 from relay.cli import board_lock, main
 from relay.config import MemberWiring, RelaySettings
-from relay.state import read_json
 
 MEMBER, SELLER = Account.create().address, Account.create().address
 

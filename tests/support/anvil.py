@@ -74,15 +74,24 @@ class AnvilNode:
         self.stop()
         self.start()
 
-    def deploy(self, out: Path, fee_bps: int = 100) -> Path:
-        """Deploy through the project's own `ape run deploy`, as an operator would."""
+    def ape(self, *args: str, **popen) -> subprocess.Popen:
+        """`ape <args>` of this repository with ape-foundry pointed at this node (not starting its own)."""
         env = {**os.environ, "APE_FOUNDRY_HOST": self.url, "PYTHONPATH": str(REPO),
                "SOLCX_BINARY_PATH": str(REPO / "tools" / "solc")}
-        subprocess.run(
-            [shutil.which("ape") or str(REPO / ".venv" / "bin" / "ape"), "run", "deploy", "--network",
-             "ethereum:local:foundry", "--redeploy", "--fee-bps", str(fee_bps), "--out", str(out)],
-            cwd=REPO, env=env, check=True, capture_output=True, timeout=180,
-        )
+        return subprocess.Popen([shutil.which("ape") or str(REPO / ".venv" / "bin" / "ape"), *args], cwd=REPO,
+                                env=env, **popen)
+
+    def ape_run(self, *args: str, timeout: float) -> None:
+        """`ape run <args>` to completion; its output in the error when it fails."""
+        with self.ape("run", *args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+            output, _ = proc.communicate(timeout=timeout)
+        if proc.returncode:
+            raise subprocess.CalledProcessError(proc.returncode, ["ape", "run", *args], output)
+
+    def deploy(self, out: Path, fee_bps: int = 100) -> Path:
+        """Deploy through the project's own `ape run deploy`, as an operator would."""
+        self.ape_run("deploy", "--network", "ethereum:local:foundry", "--redeploy", "--fee-bps", str(fee_bps),
+                     "--out", str(out), timeout=180)
         return out
 
     def settings(self, deployment: Path) -> ChainSettings:

@@ -90,22 +90,17 @@ def own_node(tmp_path_factory):
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory, chain_settings, traded):
     """The real `daisee-viewer serve` app (indexer thread included) on a loopback port."""
-    import threading
     import time
 
     import httpx
-    import uvicorn
 
     from tests.support.anvil import free_port
-    from viewer.cli import build_app
+    from viewer.cli import serve_in_thread
     from viewer.settings import ViewerSettings
 
     settings = ViewerSettings(chain=chain_settings, database=tmp_path_factory.mktemp("live") / "v.sqlite",
                               port=free_port())
-    server = uvicorn.Server(uvicorn.Config(build_app(settings), host="127.0.0.1", port=settings.port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server, thread = serve_in_thread(settings)
     url = f"http://127.0.0.1:{settings.port}"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:  # up, and the indexer has caught up with the session trades
