@@ -1,230 +1,86 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 
 import {IEnergyExchange} from "../interfaces/IEnergyExchange.sol";
+import {MeterRegistry} from "./MeterRegistry.sol";
 
 /// @title DAISEE energy exchange
-/// @notice Holds every exchange rule of the community: who may report for which meter, what a
-/// valid reading is, when a buyer's battery rule buys energy, how much a seller may sell, how
-/// escrowed tokens are split between seller, operator fee and refund.
-/// @dev Storage is laid out for the hot path, `submitReadings`: a meter's reading state and energy
-/// counters are one slot each, loaded once per run of consecutive readings of the same meter and
-/// written back once. The reading series itself lives only in `MeterReading` events.
-/// The only external calls go to the immutable community token (OpenZeppelin ERC20, no hooks),
-/// always after the exchange's own state is written. `multicall` (OpenZeppelin) lets the operator
-/// onboard a street (registrations, relayed permits) in one transaction; each call keeps its own checks.
-contract EnergyExchange is IEnergyExchange, AccessControl, Pausable, Multicall {
+/// @notice The community's market on top of its meter registry: sellers' offers, buyers' battery
+/// rules, prepaid balances, escrowed purchases and their settlement on measured delivery.
+/// @dev Money moves in two places only. Members deposit tokens into a balance here (allowance or a
+/// relayed EIP-2612 permit) and withdraw it; everything a reading triggers (a purchase, its
+/// settlement, fees) moves balances inside this contract. So no token call, hook or member's
+/// wallet state can make a reading revert, and the reading path has no external call at all.
+/// Token calls happen after the state they depend on is written, under a re-entrancy guard.
+///
+/// Delivery: the buyer's meter measures it, from its last reading timestamped at or before the
+/// purchase's start (the block that opened it) to its reading that shows the whole amount or is
+/// timestamped at or after expiry. A buyer meter that stays silent past expiry + `settleGrace`
+/// cannot earn a refund by its silence: `settleExpired` then pays the seller in full (the relay
+/// kept the buyer on the seller's line all along). The grace runs from the last unpause too, so
+/// queued readings of a pause land first.
+contract EnergyExchange is MeterRegistry, Multicall, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
-    bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
     uint16 public constant MAX_FEE_BPS = 1_000;
-    uint256 public constant MAX_BATCH = 512;
     uint256 public constant MAX_SELLERS = 6;
-    uint16 private constant FULL_SOC = 1_000;
-    uint32 private constant MAX_CLOCK_SKEW = 1 days;
-
-    // ------------------------------------------------------------ storage
-
-    /// @dev Slot 0 of a meter: identity and last reading, rewritten by every batch.
-    struct MeterState {
-        address oracle;
-        MeterKind kind;
-        uint32 seq;
-        uint40 timestamp;
-        uint16 socPermille;
-    }
-
-    /// @dev Slot 1 of a meter: counters, rewritten by every batch. `committedWh` is what the meter's
-    /// owner has sold or reserved as a seller; `thresholdPermille` is its buyer rule's trigger.
-    struct Energy {
-        uint64 producedWh;
-        uint64 consumedWh;
-        uint64 committedWh;
-        uint32 openPurchaseId;
-        uint16 thresholdPermille;
-    }
-
-    struct Account {
-        address owner;
-        uint96 pricePerWh;
-    }
-
-    struct Terms {
-        uint64 reserveWh;
-        uint40 deltaWh;
-        uint96 maxPricePerWh;
-        uint8 sellerCount;
-    }
-
-    /// @dev The open purchase of a buyer lives in its own meter record and is never zeroed, so
-    /// only registration pays for fresh slots (see `registerMeter`).
-    struct Deal {
-        uint96 amount;
-        uint40 wh;
-        uint64 startConsumedWh;
-        uint40 expiry;
-        uint16 feeBps;
-    }
-
-    struct Counterparty {
-        address seller;
-        uint32 sellerMeterId;
-        uint8 channel;
-        uint8 warm;
-    }
-
-    struct MeterRecord {
-        MeterState state;
-        Energy energy;
-        Account account;
-        Terms terms;
-        uint256 sellers; // MAX_SELLERS x (uint32 meterId | uint8 channel), 40 bits each
-        Deal deal;
-        Counterparty counterparty;
-    }
+    uint32 public constant MAX_CLOCK_SKEW = 1 days;
+    uint32 public constant MIN_PURCHASE_TTL = 5 minutes;
+    uint32 public constant MAX_PURCHASE_TTL = 1 days;
+    uint32 public constant MAX_SETTLE_GRACE = 1 days;
 
     IERC20 private immutable _token;
 
-    // These pack into one slot with Pausable's flag.
+    // One slot, read by every batch (the clock skew) and written by every purchase.
     uint32 public nextPurchaseId = 1;
-    uint32 public meterCount;
     uint16 public feeBps;
     uint32 public purchaseTtl = 1 hours;
     uint32 public maxClockSkew = 5 minutes;
-    address public feeRecipient;
+    uint32 public settleGrace = 1 hours;
+    uint40 private _unpausedAt;
+    /// @notice Largest purchase, by rule or by hand: bounds what one member can reserve of a
+    /// seller's stock for a TTL at no cost (a refund is free).
+    uint32 public maxPurchaseWh = 5_000;
 
-    mapping(address member => uint32 meterId) public meterOf;
-    mapping(uint32 meterId => MeterRecord) private _meters;
+    address public feeRecipient;
+    uint256 private _feesPlusOne = 1; // accrued fees + 1, so that accruing never fills an empty slot
 
     /// @param token_ The community token used for every payment.
-    /// @param admin Holds DEFAULT_ADMIN_ROLE: roles, fee, timing, pause.
+    /// @param admin Holds DEFAULT_ADMIN_ROLE (roles, fee, timing, pause), handed over in two steps.
+    /// @param adminDelay Seconds a new admin must wait before accepting the role.
     /// @param feeRecipient_ Receives the operator fee.
     /// @param feeBps_ Operator fee on delivered energy, in basis points (<= MAX_FEE_BPS).
-    constructor(address token_, address admin, address feeRecipient_, uint16 feeBps_) {
-        if (token_ == address(0) || admin == address(0)) revert ZeroAddress();
+    constructor(address token_, address admin, uint48 adminDelay, address feeRecipient_, uint16 feeBps_)
+        MeterRegistry(admin, adminDelay)
+    {
+        if (token_ == address(0)) revert ZeroAddress();
         _token = IERC20(token_);
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _setFee(feeBps_, feeRecipient_);
     }
 
-    // ------------------------------------------------------------ registry
-
-    /// @inheritdoc IEnergyExchange
-    function registerMeter(address owner, MeterKind kind, address oracle)
-        external
-        onlyRole(OPERATOR_ROLE)
-        returns (uint32 meterId)
-    {
-        if (owner == address(0) || oracle == address(0)) revert ZeroAddress();
-        if (kind == MeterKind.None) revert WrongKind(kind);
-        if (meterOf[owner] != 0) revert MemberHasMeter(owner);
-        meterId = ++meterCount;
-        meterOf[owner] = meterId;
-        MeterRecord storage m = _meters[meterId];
-        m.state = MeterState({oracle: oracle, kind: kind, seq: 0, timestamp: 0, socPermille: 0});
-        m.account.owner = owner;
-        // Pre-warm the purchase slots: every purchase then rewrites non-zero slots (2 900 gas)
-        // instead of filling empty ones (20 000), and the member's first purchase costs the same
-        // as its hundredth. The operator pays this once, at registration.
-        m.deal.expiry = 1;
-        m.counterparty.warm = 1;
-        emit MeterRegistered(meterId, owner, oracle, kind);
-    }
-
-    /// @inheritdoc IEnergyExchange
-    function setMeterOracle(uint32 meterId, address oracle) external onlyRole(OPERATOR_ROLE) {
-        if (oracle == address(0)) revert ZeroAddress();
-        _activeState(meterId).oracle = oracle;
-        emit MeterOracleChanged(meterId, oracle);
-    }
-
-    /// @inheritdoc IEnergyExchange
-    function deactivateMeter(uint32 meterId) external onlyRole(OPERATOR_ROLE) {
-        MeterRecord storage m = _meters[meterId];
-        _activeState(meterId).kind = MeterKind.None;
-        // A deactivated member can neither sell nor buy by rule any more.
-        m.account.pricePerWh = 0;
-        m.energy.thresholdPermille = 0;
-        emit MeterDeactivated(meterId);
-    }
-
-    // ------------------------------------------------------------ readings
-
-    /// @inheritdoc IEnergyExchange
-    /// @dev Reverts as a whole on the first bad reading, naming its index, so that an oracle never
-    /// has part of a batch on-chain: it drops or fixes that reading and resends the rest.
-    function submitReadings(Reading[] calldata batch) external whenNotPaused {
-        uint256 n = batch.length;
-        if (n == 0) revert EmptyBatch();
-        if (n > MAX_BATCH) revert BatchTooLarge(n, MAX_BATCH);
-        uint256 latestAllowed = block.timestamp + maxClockSkew;
-
-        uint32 current;
-        MeterState memory st;
-        Energy memory en;
-        for (uint256 i; i < n; ++i) {
-            // Each calldata field is read once: re-reading re-validates it and costs gas per reading.
-            Reading calldata r = batch[i];
-            uint32 id = r.meterId;
-            uint32 seq = r.seq;
-            uint40 ts = r.timestamp;
-            uint64 produced = r.producedWh;
-            uint64 consumed = r.consumedWh;
-            uint16 soc = r.socPermille;
-            if (id != current) {
-                if (current != 0) _store(current, st, en);
-                current = id;
-                st = _meters[id].state;
-                en = _meters[id].energy;
-                if (st.kind == MeterKind.None) revert UnknownMeter(i, id);
-                if (st.oracle != msg.sender) revert WrongOracle(i, id, msg.sender);
-            }
-            if (seq <= st.seq) revert SeqNotIncreasing(i, id, seq, st.seq);
-            if (ts > latestAllowed) revert TimestampInFuture(i, ts, latestAllowed);
-            if (ts < st.timestamp) revert TimestampBeforeLast(i, ts, st.timestamp);
-            if (produced < en.producedWh || consumed < en.consumedWh) revert CounterDecreased(i, id);
-            if (soc > FULL_SOC) revert SocOutOfRange(i, soc);
-
-            st.seq = seq;
-            st.timestamp = ts;
-            st.socPermille = soc;
-            en.producedWh = produced;
-            en.consumedWh = consumed;
-            emit MeterReading(id, seq, ts, produced, consumed, soc);
-
-            if (en.openPurchaseId != 0) {
-                Deal memory d = _meters[id].deal;
-                if (consumed - d.startConsumedWh >= d.wh || ts >= d.expiry) _settle(id, en, d);
-            }
-            if (en.openPurchaseId == 0 && soc < en.thresholdPermille) {
-                _buyByRule(id, en, ts);
-            }
-        }
-        _store(current, st, en);
-    }
-
-    // ------------------------------------------------------------ members
+    // ------------------------------------------------------------ members: offers and rules
 
     /// @inheritdoc IEnergyExchange
     function setOffer(uint96 pricePerWh, uint64 reserveWh) external whenNotPaused {
         uint32 id = _memberMeter(msg.sender);
-        MeterKind kind = _meters[id].state.kind;
+        MeterRecord storage m = _activeMeter(id);
+        MeterKind kind = _kind(m.hot);
         if (kind != MeterKind.Producer && kind != MeterKind.Prosumer) revert WrongKind(kind);
-        _meters[id].account.pricePerWh = pricePerWh;
-        _meters[id].terms.reserveWh = reserveWh;
+        if (reserveWh > type(uint32).max) revert AmountTooLarge();
+        m.account.pricePerWh = pricePerWh;
+        m.terms.reserveWh = uint32(reserveWh);
         emit OfferSet(msg.sender, pricePerWh, reserveWh);
     }
 
     /// @inheritdoc IEnergyExchange
-    /// @dev A threshold of 0 disables automatic buying. `maxPricePerWh * deltaWh` must fit the
-    /// escrow amount type, so a rule that fires can never overflow.
+    /// @dev Every rule that can fire can be served and settled: 0 < delta <= maxPurchaseWh and
+    /// `maxPricePerWh * deltaWh` fits the escrow amount type.
     function setRule(
         uint16 thresholdPermille,
         uint40 deltaWh,
@@ -233,13 +89,17 @@ contract EnergyExchange is IEnergyExchange, AccessControl, Pausable, Multicall {
         uint8[] calldata channels
     ) external whenNotPaused {
         uint32 id = _memberMeter(msg.sender);
-        MeterKind kind = _meters[id].state.kind;
+        MeterRecord storage m = _activeMeter(id);
+        MeterKind kind = _kind(m.hot);
         if (kind != MeterKind.Consumer && kind != MeterKind.Prosumer) revert WrongKind(kind);
         if (thresholdPermille > FULL_SOC) revert ThresholdOutOfRange(thresholdPermille);
+        if (thresholdPermille != 0 && (deltaWh == 0 || deltaWh > maxPurchaseWh)) {
+            revert DeltaOutOfRange(deltaWh, maxPurchaseWh);
+        }
+        if (deltaWh > type(uint32).max || uint256(maxPricePerWh) * deltaWh > type(uint96).max) revert AmountTooLarge();
         uint256 count = sellers.length;
         if (count > MAX_SELLERS) revert TooManySellers(count, MAX_SELLERS);
         if (count != channels.length) revert LengthMismatch();
-        if (uint256(maxPricePerWh) * deltaWh > type(uint96).max) revert AmountTooLarge();
 
         uint256 packed;
         for (uint256 k; k < count; ++k) {
@@ -247,25 +107,25 @@ contract EnergyExchange is IEnergyExchange, AccessControl, Pausable, Multicall {
             if (sellerId == id) revert SelfTrade();
             packed |= (uint256(sellerId) << 8 | channels[k]) << (40 * k);
         }
-        MeterRecord storage m = _meters[id];
-        m.energy.thresholdPermille = thresholdPermille;
-        m.terms.deltaWh = deltaWh;
+        m.hot = m.hot & ~(MASK16 << THRESHOLD_SHIFT) | uint256(thresholdPermille) << THRESHOLD_SHIFT;
+        m.terms.deltaWh = uint32(deltaWh);
         m.terms.maxPricePerWh = maxPricePerWh;
         m.terms.sellerCount = uint8(count);
         m.sellers = packed;
         emit RuleSet(msg.sender, thresholdPermille, deltaWh, maxPricePerWh, sellers, channels);
     }
 
+    // ------------------------------------------------------------ members: purchases
+
     /// @inheritdoc IEnergyExchange
-    function buyEnergy(address seller, uint256 wh) public whenNotPaused returns (uint32 purchaseId) {
+    function buyEnergy(address seller, uint256 wh) external whenNotPaused returns (uint32 purchaseId) {
         uint32 buyerId = _memberMeter(msg.sender);
-        MeterRecord storage b = _meters[buyerId];
-        MeterKind kind = b.state.kind;
+        MeterRecord storage b = _activeMeter(buyerId);
+        uint256 hot = b.hot;
+        MeterKind kind = _kind(hot);
         if (kind != MeterKind.Consumer && kind != MeterKind.Prosumer) revert WrongKind(kind);
-        Energy memory en = b.energy;
-        if (en.openPurchaseId != 0) revert PurchaseAlreadyOpen(en.openPurchaseId);
-        if (wh == 0) revert ZeroAmount();
-        if (wh > type(uint40).max) revert AmountTooLarge();
+        if (hot & OPEN_BIT != 0) revert PurchaseAlreadyOpen(b.counterparty.purchaseId);
+        if (wh == 0 || wh > maxPurchaseWh) revert DeltaOutOfRange(wh, maxPurchaseWh);
 
         uint32 sellerId = _memberMeter(seller);
         if (sellerId == buyerId) revert SelfTrade();
@@ -275,50 +135,73 @@ contract EnergyExchange is IEnergyExchange, AccessControl, Pausable, Multicall {
         if (price == 0) revert NoOffer(seller);
         uint96 maxPrice = b.terms.maxPricePerWh;
         if (price > maxPrice) revert PriceAboveMax(price, maxPrice);
-        uint256 available = _available(sellerId);
+        uint256 available = _available(sellerId, wh);
         if (available < wh) revert InsufficientEnergy(available, wh);
-        uint256 amount = uint256(price) * wh;
+        uint256 amount = uint256(price) * wh; // <= maxPrice * maxPurchaseWh: fits uint96
         if (amount > type(uint96).max) revert AmountTooLarge();
+        uint256 balance = b.balancePlusOne - 1;
+        if (balance < amount) revert InsufficientBalance(balance, amount);
 
-        purchaseId = _open(buyerId, en, sellerId, seller, uint40(wh), uint96(amount), channel, block.timestamp);
-        b.energy.openPurchaseId = en.openPurchaseId;
-        _token.safeTransferFrom(msg.sender, address(this), amount);
+        b.balancePlusOne -= amount;
+        (b.hot, purchaseId) = _open(buyerId, hot, sellerId, seller, uint32(wh), uint96(amount), channel);
     }
 
     /// @inheritdoc IEnergyExchange
-    function buyEnergyWithPermit(
-        address seller,
-        uint256 wh,
-        uint256 permitValue,
-        uint256 deadline,
-        uint8 v,
-        bytes32 r,
-        bytes32 s
-    ) external returns (uint32 purchaseId) {
-        _tryPermit(msg.sender, permitValue, deadline, v, r, s);
-        return buyEnergy(seller, wh);
-    }
-
-    /// @inheritdoc IEnergyExchange
-    /// @dev A failed permit reverts unless the allowance is in place anyway (a front-run permit): a
-    /// relayer's gas estimate must not settle on a limit at which the permit silently runs out of
-    /// gas inside the try. A permit that succeeded set the allowance to `value`: nothing to read.
-    function permitBudget(address owner, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s) external {
-        if (_tryPermit(owner, value, deadline, v, r, s)) return; // the allowance is now `value`
-        uint256 allowed = _token.allowance(owner, address(this));
-        if (allowed < value) revert PermitRejected(owner, allowed, value);
-    }
-
-    /// @inheritdoc IEnergyExchange
-    /// @dev Works while paused, so that escrowed tokens can always go back to their owners.
-    function settleExpired(uint32 buyerMeterId) external {
+    function settleExpired(uint32 buyerMeterId) external whenNotPaused {
         MeterRecord storage b = _meters[buyerMeterId];
-        Energy memory en = b.energy;
-        if (en.openPurchaseId == 0) revert NoOpenPurchase(buyerMeterId);
+        uint256 hot = b.hot;
+        if (hot & OPEN_BIT == 0) revert NoOpenPurchase(buyerMeterId);
         Deal memory d = b.deal;
-        if (block.timestamp < d.expiry) revert PurchaseNotExpired(en.openPurchaseId, d.expiry);
-        _settle(buyerMeterId, en, d);
-        b.energy.openPurchaseId = 0;
+        uint256 due = _max(d.expiry, _unpausedAt) + settleGrace;
+        if (block.timestamp < due) revert SettlementNotDue(b.counterparty.purchaseId, due);
+        // A buyer reading at or after expiry would have settled: the buyer's meter went silent, and
+        // silence earns no refund. A meter the operator deactivated settles on what it measured.
+        uint256 delivered = _kind(hot) == MeterKind.None ? (hot >> CONSUMED_SHIFT & MASK48) - d.startConsumedWh : d.wh;
+        b.hot = _settle(buyerMeterId, hot, d, delivered);
+    }
+
+    // ------------------------------------------------------------ members: money
+
+    /// @inheritdoc IEnergyExchange
+    function deposit(address member, uint256 amount) external nonReentrant {
+        _deposit(member, msg.sender, amount);
+    }
+
+    /// @inheritdoc IEnergyExchange
+    /// @dev A permit can be front-run by anyone who copies it from the mempool; that only spends
+    /// the nonce, so a failed permit is ignored when the allowance is in place anyway.
+    function depositWithPermit(address owner, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        nonReentrant
+    {
+        try IERC20Permit(address(_token)).permit(owner, address(this), value, deadline, v, r, s) {}
+        catch {
+            uint256 allowed = _token.allowance(owner, address(this));
+            if (allowed < value) revert PermitRejected(owner, allowed, value);
+        }
+        _deposit(owner, owner, value);
+    }
+
+    /// @inheritdoc IEnergyExchange
+    function withdraw(address to, uint256 amount) external nonReentrant {
+        if (to == address(0)) revert ZeroAddress();
+        if (amount == 0) revert ZeroAmount();
+        MeterRecord storage m = _meters[_memberMeter(msg.sender)];
+        uint256 balance = m.balancePlusOne - 1;
+        if (balance < amount) revert InsufficientBalance(balance, amount);
+        m.balancePlusOne -= amount;
+        emit Withdrawn(msg.sender, to, amount);
+        _token.safeTransfer(to, amount);
+    }
+
+    /// @inheritdoc IEnergyExchange
+    function withdrawFees() external nonReentrant {
+        uint256 amount = _feesPlusOne - 1;
+        if (amount == 0) revert ZeroAmount();
+        _feesPlusOne = 1;
+        address recipient = feeRecipient;
+        emit FeesWithdrawn(recipient, amount);
+        _token.safeTransfer(recipient, amount);
     }
 
     // ------------------------------------------------------------ admin
@@ -329,11 +212,26 @@ contract EnergyExchange is IEnergyExchange, AccessControl, Pausable, Multicall {
     }
 
     /// @inheritdoc IEnergyExchange
-    function setTiming(uint32 purchaseTtl_, uint32 maxClockSkew_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (purchaseTtl_ == 0 || maxClockSkew_ > MAX_CLOCK_SKEW) revert InvalidTiming();
+    function setTiming(uint32 purchaseTtl_, uint32 maxClockSkew_, uint32 settleGrace_)
+        external
+        onlyRole(DEFAULT_ADMIN_ROLE)
+    {
+        if (
+            purchaseTtl_ < MIN_PURCHASE_TTL || purchaseTtl_ > MAX_PURCHASE_TTL || maxClockSkew_ > MAX_CLOCK_SKEW
+                || settleGrace_ > MAX_SETTLE_GRACE
+        ) revert InvalidTiming();
         purchaseTtl = purchaseTtl_;
         maxClockSkew = maxClockSkew_;
-        emit TimingSet(purchaseTtl_, maxClockSkew_);
+        settleGrace = settleGrace_;
+        emit TimingSet(purchaseTtl_, maxClockSkew_, settleGrace_);
+    }
+
+    /// @inheritdoc IEnergyExchange
+    /// @dev Rules set under a higher bound stay as they are; only new rules and manual buys see it.
+    function setMaxPurchaseWh(uint32 maxPurchaseWh_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (maxPurchaseWh_ == 0) revert ZeroAmount();
+        maxPurchaseWh = maxPurchaseWh_;
+        emit MaxPurchaseSet(maxPurchaseWh_);
     }
 
     /// @inheritdoc IEnergyExchange
@@ -343,6 +241,7 @@ contract EnergyExchange is IEnergyExchange, AccessControl, Pausable, Multicall {
 
     /// @inheritdoc IEnergyExchange
     function unpause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _unpausedAt = uint40(block.timestamp);
         _unpause();
     }
 
@@ -354,22 +253,14 @@ contract EnergyExchange is IEnergyExchange, AccessControl, Pausable, Multicall {
     }
 
     /// @inheritdoc IEnergyExchange
-    function meter(uint32 meterId) external view returns (MeterInfo memory info) {
-        MeterRecord storage m = _meters[meterId];
-        MeterState memory st = m.state;
-        Energy memory en = m.energy;
-        info = MeterInfo({
-            owner: m.account.owner,
-            oracle: st.oracle,
-            kind: st.kind,
-            seq: st.seq,
-            timestamp: st.timestamp,
-            socPermille: st.socPermille,
-            producedWh: en.producedWh,
-            consumedWh: en.consumedWh,
-            committedWh: en.committedWh,
-            openPurchaseId: en.openPurchaseId
-        });
+    function balanceOf(address member) external view returns (uint256) {
+        uint32 id = meterOf[member];
+        return id == 0 ? 0 : _meters[id].balancePlusOne - 1;
+    }
+
+    /// @inheritdoc IEnergyExchange
+    function feesAccrued() external view returns (uint256) {
+        return _feesPlusOne - 1;
     }
 
     /// @inheritdoc IEnergyExchange
@@ -382,7 +273,7 @@ contract EnergyExchange is IEnergyExchange, AccessControl, Pausable, Multicall {
     function ruleOf(address buyer) external view returns (Rule memory rule) {
         MeterRecord storage m = _meters[meterOf[buyer]];
         uint256 count = m.terms.sellerCount;
-        rule.thresholdPermille = m.energy.thresholdPermille;
+        rule.thresholdPermille = uint16(m.hot >> THRESHOLD_SHIFT);
         rule.deltaWh = m.terms.deltaWh;
         rule.maxPricePerWh = m.terms.maxPricePerWh;
         rule.sellers = new address[](count);
@@ -398,19 +289,19 @@ contract EnergyExchange is IEnergyExchange, AccessControl, Pausable, Multicall {
     /// @inheritdoc IEnergyExchange
     function openPurchase(uint32 buyerMeterId) external view returns (Purchase memory p) {
         MeterRecord storage b = _meters[buyerMeterId];
-        uint32 id = b.energy.openPurchaseId;
-        if (id == 0) return p;
+        if (b.hot & OPEN_BIT == 0) return p;
         Deal memory d = b.deal;
         Counterparty memory c = b.counterparty;
         p = Purchase({
-            id: id,
+            id: c.purchaseId,
             buyer: b.account.owner,
             seller: c.seller,
             wh: d.wh,
             amount: d.amount,
             startConsumedWh: d.startConsumedWh,
+            start: d.start,
             expiry: d.expiry,
-            feeBps: d.feeBps,
+            feeBps: c.feeBps,
             channel: c.channel
         });
     }
@@ -418,96 +309,137 @@ contract EnergyExchange is IEnergyExchange, AccessControl, Pausable, Multicall {
     /// @inheritdoc IEnergyExchange
     function availableWh(address seller) external view returns (uint256) {
         uint32 id = meterOf[seller];
-        return id == 0 ? 0 : _available(id);
+        return id == 0 ? 0 : _available(id, 0);
+    }
+
+    // ------------------------------------------------------------ reading hooks
+
+    /// @dev Settles the buyer's open purchase when its reading shows the whole delivery or is
+    /// timestamped at or after expiry, then lets its rule buy. Only arithmetic on this contract's
+    /// storage, every value bounded when it was set: nothing here can revert.
+    function _afterReading(uint32 id, uint256 hot) internal override returns (uint256) {
+        MeterRecord storage b = _meters[id];
+        uint256 ts = hot >> TS_SHIFT & MASK40;
+        uint256 consumed = hot >> CONSUMED_SHIFT & MASK48;
+        if (hot & OPEN_BIT != 0) {
+            Deal memory d = b.deal;
+            if (ts <= d.start) {
+                // Consumption metered up to the start is not delivery: move the baseline.
+                if (consumed != d.startConsumedWh) b.deal.startConsumedWh = uint48(consumed);
+                return hot;
+            }
+            uint256 delivered = consumed - d.startConsumedWh;
+            if (delivered < d.wh && ts < d.expiry) return hot;
+            hot = _settle(id, hot, d, delivered);
+        }
+        if ((hot >> SOC_SHIFT & MASK16) < (hot >> THRESHOLD_SHIFT & MASK16)) hot = _buyByRule(id, hot, ts);
+        return hot;
+    }
+
+    function _prewarm(MeterRecord storage m) internal override {
+        // Every purchase then rewrites non-zero slots (2 900 gas) instead of filling empty ones
+        // (20 000), so a member's first purchase costs what its hundredth does.
+        m.deal.expiry = 1;
+        m.counterparty.channel = 1;
+        m.balancePlusOne = 1;
+    }
+
+    function _maxClockSkew() internal view override returns (uint256) {
+        return maxClockSkew;
     }
 
     // ------------------------------------------------------------ internals
 
     /// @dev First eligible seller of the buyer's ordered list: priced within the rule, enough
-    /// unreserved energy. A rule that cannot be served emits PurchaseSkipped instead of reverting,
-    /// so a buyer's empty wallet never blocks its meter's readings.
-    function _buyByRule(uint32 buyerId, Energy memory en, uint40 timestamp) private {
+    /// unreserved energy. A rule that cannot be served emits PurchaseSkipped; a reading older than
+    /// the clock skew tells nothing about the battery now and buys nothing.
+    function _buyByRule(uint32 buyerId, uint256 hot, uint256 ts) private returns (uint256) {
         MeterRecord storage b = _meters[buyerId];
+        address buyer = b.account.owner;
+        if (ts + maxClockSkew < block.timestamp) {
+            emit PurchaseSkipped(buyer, SkipReason.StaleReading);
+            return hot;
+        }
         Terms memory t = b.terms;
         uint256 packed = b.sellers;
-        address buyer = b.account.owner;
         for (uint256 k; k < t.sellerCount; ++k) {
             uint256 entry = packed >> (40 * k);
             uint32 sellerId = uint32(entry >> 8);
             Account memory sa = _meters[sellerId].account;
             if (sa.pricePerWh == 0 || sa.pricePerWh > t.maxPricePerWh) continue;
-            if (_available(sellerId) < t.deltaWh) continue;
+            if (_available(sellerId, t.deltaWh) < t.deltaWh) continue;
 
             uint256 amount = uint256(sa.pricePerWh) * t.deltaWh; // fits: checked in setRule
-            if (_token.allowance(buyer, address(this)) < amount) {
-                emit PurchaseSkipped(buyer, SkipReason.InsufficientAllowance);
-                return;
-            }
-            if (_token.balanceOf(buyer) < amount) {
+            uint256 balancePlusOne = b.balancePlusOne;
+            if (balancePlusOne <= amount) {
                 emit PurchaseSkipped(buyer, SkipReason.InsufficientBalance);
-                return;
+                return hot;
             }
-            _open(buyerId, en, sellerId, sa.owner, t.deltaWh, uint96(amount), uint8(entry), timestamp);
-            _token.safeTransferFrom(buyer, address(this), amount);
-            return;
+            b.balancePlusOne = balancePlusOne - amount;
+            (hot,) = _open(buyerId, hot, sellerId, sa.owner, t.deltaWh, uint96(amount), uint8(entry));
+            return hot;
         }
         emit PurchaseSkipped(buyer, SkipReason.NoEligibleSeller);
+        return hot;
     }
 
-    /// @dev Records the purchase in the buyer's record and reserves the seller's energy.
-    /// `en` is the buyer's in-memory counters; the caller persists its openPurchaseId.
+    /// @dev Records the purchase (paid from the buyer's balance by the caller) and reserves the
+    /// seller's energy. Starts now, on the chain's clock, whatever the triggering reading's time.
     function _open(
         uint32 buyerId,
-        Energy memory en,
+        uint256 hot,
         uint32 sellerId,
         address seller,
-        uint40 wh,
+        uint32 wh,
         uint96 amount,
-        uint8 channel,
-        uint256 start
-    ) private returns (uint32 purchaseId) {
+        uint8 channel
+    ) private returns (uint256, uint32 purchaseId) {
         purchaseId = nextPurchaseId++;
         MeterRecord storage b = _meters[buyerId];
+        uint16 fee = feeBps;
         b.deal = Deal({
             amount: amount,
             wh: wh,
-            startConsumedWh: en.consumedWh,
-            expiry: uint40(start + purchaseTtl),
-            feeBps: feeBps
+            startConsumedWh: uint48(hot >> CONSUMED_SHIFT),
+            start: uint40(block.timestamp),
+            expiry: uint40(block.timestamp + purchaseTtl)
         });
-        b.counterparty = Counterparty({seller: seller, sellerMeterId: sellerId, channel: channel, warm: 1});
-        _meters[sellerId].energy.committedWh += wh;
-        en.openPurchaseId = purchaseId;
+        b.counterparty = Counterparty({
+            seller: seller, sellerMeterId: sellerId, purchaseId: purchaseId, channel: channel, feeBps: fee
+        });
+        _meters[sellerId].terms.committedWh += wh; // fits: checked by _available
         emit BuyEnergy(purchaseId, b.account.owner, seller, wh, amount, channel);
+        return (hot | OPEN_BIT, purchaseId);
     }
 
-    /// @dev Pays the seller for what the buyer's meter measured since the purchase (capped at the
-    /// amount bought), takes the operator fee from that payment, refunds the rest to the buyer and
-    /// releases the seller's undelivered reservation. `en` is the buyer's in-memory counters.
-    function _settle(uint32 buyerId, Energy memory en, Deal memory d) private {
+    /// @dev Pays the seller for `delivered` Wh (capped at the amount bought) minus the fee fixed at
+    /// purchase time, refunds the rest to the buyer's balance and releases the seller's
+    /// undelivered reservation. Returns the buyer's slot with the purchase closed.
+    function _settle(uint32 buyerId, uint256 hot, Deal memory d, uint256 delivered) private returns (uint256) {
         MeterRecord storage b = _meters[buyerId];
         Counterparty memory c = b.counterparty;
-        uint256 delivered = en.consumedWh - d.startConsumedWh;
         if (delivered > d.wh) delivered = d.wh;
-        uint256 gross = uint256(d.amount) * delivered / d.wh;
-        uint256 fee = gross * d.feeBps / 10_000;
+        uint256 gross = d.wh == 0 ? 0 : uint256(d.amount) * delivered / d.wh;
+        uint256 fee = gross * c.feeBps / 10_000;
         uint256 refund = d.amount - gross;
-        uint32 purchaseId = en.openPurchaseId;
-        en.openPurchaseId = 0;
-        _meters[c.sellerMeterId].energy.committedWh -= uint64(d.wh - delivered);
-        address buyer = b.account.owner;
-        emit PurchaseSettled(purchaseId, buyer, c.seller, delivered, gross - fee, refund, fee);
-
-        if (gross > fee) _token.safeTransfer(c.seller, gross - fee);
-        if (fee != 0) _token.safeTransfer(feeRecipient, fee);
-        if (refund != 0) _token.safeTransfer(buyer, refund);
+        if (delivered != d.wh) _meters[c.sellerMeterId].terms.committedWh -= uint48(d.wh - delivered);
+        if (gross > fee) _meters[c.sellerMeterId].balancePlusOne += gross - fee;
+        if (fee != 0) _feesPlusOne += fee;
+        if (refund != 0) b.balancePlusOne += refund;
+        emit PurchaseSettled(c.purchaseId, b.account.owner, c.seller, delivered, gross - fee, refund, fee);
+        return hot & ~OPEN_BIT;
     }
 
-    function _available(uint32 sellerId) private view returns (uint256) {
+    /// @dev What the seller can still sell, or 0 when reserving `wh` more would overflow its
+    /// committed counter (a meter's own counters must never make a buyer's reading revert).
+    function _available(uint32 sellerId, uint256 wh) private view returns (uint256) {
         MeterRecord storage s = _meters[sellerId];
-        Energy memory se = s.energy;
-        uint256 used = uint256(se.consumedWh) + se.committedWh + s.terms.reserveWh;
-        return se.producedWh > used ? se.producedWh - used : 0;
+        uint256 hot = s.hot;
+        Terms memory t = s.terms;
+        if (uint256(t.committedWh) + wh > MASK48) return 0;
+        int256 stock = int256(hot >> PRODUCED_SHIFT & MASK48) - int256(hot >> CONSUMED_SHIFT & MASK48)
+            + t.carriedWh - int256(uint256(t.committedWh)) - int256(uint256(t.reserveWh));
+        return stock > 0 ? uint256(stock) : 0;
     }
 
     function _channelFor(MeterRecord storage b, uint32 sellerId) private view returns (bool, uint8) {
@@ -520,31 +452,12 @@ contract EnergyExchange is IEnergyExchange, AccessControl, Pausable, Multicall {
         return (false, 0);
     }
 
-    function _store(uint32 id, MeterState memory st, Energy memory en) private {
-        MeterRecord storage m = _meters[id];
-        m.state = st;
-        m.energy = en;
-    }
-
-    function _memberMeter(address member) private view returns (uint32 id) {
-        id = meterOf[member];
-        if (id == 0) revert NotAMember(member);
-    }
-
-    function _activeState(uint32 meterId) private view returns (MeterState storage st) {
-        st = _meters[meterId].state;
-        if (st.kind == MeterKind.None) revert NoSuchMeter(meterId);
-    }
-
-    /// @dev A permit can be front-run by anyone who copies it from the mempool; that only spends
-    /// the nonce, so a failing permit is ignored and the allowance itself is what counts.
-    function _tryPermit(address owner, uint256 value, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
-        private
-        returns (bool ok)
-    {
-        try IERC20Permit(address(_token)).permit(owner, address(this), value, deadline, v, r, s) {
-            ok = true;
-        } catch {}
+    function _deposit(address member, address from, uint256 amount) private {
+        if (amount == 0) revert ZeroAmount();
+        MeterRecord storage m = _meters[_memberMeter(member)];
+        m.balancePlusOne += amount;
+        emit Deposited(member, from, amount);
+        _token.safeTransferFrom(from, address(this), amount);
     }
 
     function _setFee(uint16 feeBps_, address feeRecipient_) private {
@@ -553,5 +466,13 @@ contract EnergyExchange is IEnergyExchange, AccessControl, Pausable, Multicall {
         feeBps = feeBps_;
         feeRecipient = feeRecipient_;
         emit FeeSet(feeBps_, feeRecipient_);
+    }
+
+    function _kind(uint256 hot) private pure returns (MeterKind) {
+        return MeterKind(uint8(hot >> KIND_SHIFT));
+    }
+
+    function _max(uint256 a, uint256 b) private pure returns (uint256) {
+        return a > b ? a : b;
     }
 }

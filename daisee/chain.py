@@ -26,6 +26,33 @@ from daisee.files import read_private, write_atomic
 
 PRODUCER, CONSUMER, PROSUMER = 1, 2, 3  # IEnergyExchange.MeterKind
 
+# A reading as one uint256 word, bit 0 first (IEnergyExchange): calldata of `submitReadings` and
+# the data of `MeterReading`.
+READING_LAYOUT = (("meterId", 32), ("seq", 32), ("timestamp", 40), ("producedWh", 48), ("consumedWh", 48),
+                  ("socPermille", 16))
+READING_MAX = {name: (1 << bits) - 1 for name, bits in READING_LAYOUT}
+
+
+def pack_reading(meter_id: int, seq: int, timestamp: int, produced_wh: int, consumed_wh: int,
+                 soc_permille: int) -> int:
+    """The contract's reading word; ValueError names the field that does not fit its width."""
+    word, shift = 0, 0
+    for (name, bits), value in zip(READING_LAYOUT, (meter_id, seq, timestamp, produced_wh, consumed_wh, soc_permille)):
+        if not 0 <= value < 1 << bits:
+            raise ValueError(f"reading {name}={value} outside 0..{(1 << bits) - 1}")
+        word |= value << shift
+        shift += bits
+    return word
+
+
+def unpack_reading(word: int) -> dict[str, int]:
+    """The named fields of a reading word (as `MeterReading` events are handed to the services)."""
+    fields, shift = {}, 0
+    for name, bits in READING_LAYOUT:
+        fields[name] = word >> shift & ((1 << bits) - 1)
+        shift += bits
+    return fields
+
 
 class Deployment(BaseModel):
     """What `ape run deploy` writes to deployments/<network>.json."""
@@ -229,6 +256,8 @@ class EventCodec:
             args[name] = _plain(typ, abi_decode([typ], bytes(topic))[0]) if _static(typ) else bytes(topic)
         for (name, typ), value in zip(self.data, abi_decode(self._data_types, bytes(log["data"]))):
             args[name] = _plain(typ, value)
+        if self.name == "MeterReading":  # one packed word on chain, named fields for the services
+            return unpack_reading(args["reading"])
         return args
 
 

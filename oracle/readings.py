@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from daisee.chain import pack_reading
 from oracle.drivers import Sample
 
 MAX_TIMESTAMP = 2**40 - 1  # uint40 on-chain
@@ -36,6 +37,10 @@ class Reading:
 
     def as_tuple(self) -> tuple[int, int, int, int, int, int]:
         return (self.meter_id, self.seq, self.timestamp, self.produced_wh, self.consumed_wh, self.soc_permille)
+
+    def packed(self) -> int:
+        """The contract's one-word reading."""
+        return pack_reading(*self.as_tuple())
 
 
 def rejection(sample: Sample, state: MeterState, limits, now: float) -> str | None:

@@ -38,7 +38,7 @@ class SubmitReadingsCall:
     def __init__(self, w3: Web3, exchange: str, codec: CallCodec, batch: list[Reading]):
         self.w3, self.to = w3, exchange
         self.readings = len(batch)
-        self.data = "0x" + codec.encode([[r.as_tuple() for r in batch]]).hex()
+        self.data = "0x" + codec.encode([[r.packed() for r in batch]]).hex()
 
     def estimate_gas(self, params: dict) -> int:
         # The estimate runs against the state before other oracles' readings land in the same block:

@@ -126,7 +126,7 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
 
     deployer, operator = operator_key(network, alias)
     # a fresh pair of contracts per run, so that the summary is this run's alone
-    deployment = deploy(deployer, deployer.address, deployer.address, 100, network.choice)
+    deployment = deploy(deployer, deployer.address, deployer.address, 100, 86_400, network.choice)
     deployment.save(workdir / "deployment.json")
     chain_settings = ChainSettings(rpc_url=chain.provider.uri, deployment=workdir / "deployment.json",
                                    poll_interval=0.5)
@@ -155,18 +155,18 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
 
     outcome = read_outcome(community, roster, workdir / "viewer.sqlite", live_indexer=server is not None)
     phases.done("summary")
-    held = outcome.escrow == outcome.open_amounts
+    held = outcome.held == outcome.owed
     click.echo("\n" + table(outcome))
     click.echo(f"\n{outcome.totals['skipped']} rule(s) skipped (no seller with energy, or no budget); the exchange "
-               f"holds {outcome.escrow / 1e18:.4f} DSE in escrow, "
-               f"{'exactly the open purchases' if held else 'NOT the open purchases'}")
+               f"holds {outcome.held / 1e18:.4f} DSE, "
+               f"{'exactly' if held else 'NOT'} what it owes (open purchases, members' balances, fees)")
     click.echo("phases:\n" + phases.lines())
     summary = {"network": network.choice, "members": members, "days": days, "seed": seed, "steps": steps,
                "oracles": len(plan.oracles), "streets": plan.streets, "phases_s": phases.times, **outcome.as_dict()}
     (workdir / "summary.json").write_text(json.dumps(summary, indent=1))
     click.echo(f"summary: {workdir / 'summary.json'}")
     if not held:
-        raise click.ClickException("the exchange's escrow differs from its open purchases")
+        raise click.ClickException("the exchange's token balance differs from what it owes")
     if server is not None:
         serve_until_interrupted(server, url)
 

@@ -34,10 +34,11 @@ def existing(path: Path) -> Deployment | None:
     return deployment
 
 
-def deploy(deployer, operator: str, fee_recipient: str, fee_bps: int, network_name: str) -> Deployment:
+def deploy(deployer, operator: str, fee_recipient: str, fee_bps: int, admin_delay: int, network_name: str) -> Deployment:
     start_block = chain.blocks.head.number + 1
     token = deployer.deploy(project.EnergyToken, deployer.address)
-    exchange = deployer.deploy(project.EnergyExchange, token.address, deployer.address, fee_recipient, fee_bps)
+    exchange = deployer.deploy(project.EnergyExchange, token.address, deployer.address, admin_delay, fee_recipient,
+                               fee_bps)
     exchange.grantRole(exchange.OPERATOR_ROLE(), operator, sender=deployer)
     return Deployment(
         network=network_name,
@@ -54,9 +55,11 @@ def deploy(deployer, operator: str, fee_recipient: str, fee_bps: int, network_na
 @click.option("--operator", help="address granted OPERATOR_ROLE (default: the deployer)")
 @click.option("--fee-recipient", help="address receiving the operator fee (default: the operator)")
 @click.option("--fee-bps", default=100, show_default=True, type=click.IntRange(0, 1000))
+@click.option("--admin-delay", default=86_400, show_default=True, type=click.IntRange(0, 2**48 - 1),
+              help="seconds a new admin waits before accepting the role (two-step hand-over)")
 @click.option("--redeploy", is_flag=True, help="deploy anew even if a deployment exists on this chain")
 @click.option("--out", type=click.Path(dir_okay=False), help="deployment file (default: deployments/<network>.json)")
-def cli(network, alias, operator, fee_recipient, fee_bps, redeploy, out):
+def cli(network, alias, operator, fee_recipient, fee_bps, admin_delay, redeploy, out):
     if alias:
         deployer = accounts.load(alias)
     elif network.is_local:
@@ -67,7 +70,7 @@ def cli(network, alias, operator, fee_recipient, fee_bps, redeploy, out):
     deployment = None if redeploy else existing(path)
     if deployment is None:
         operator = operator or deployer.address
-        deployment = deploy(deployer, operator, fee_recipient or operator, fee_bps, network.choice)
+        deployment = deploy(deployer, operator, fee_recipient or operator, fee_bps, admin_delay, network.choice)
         deployment.save(path)
         click.echo(f"deployed on {network.choice} (chain {deployment.chain_id}) at block {deployment.deployed_block}")
     else:

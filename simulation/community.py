@@ -27,7 +27,7 @@ THRESHOLD_PERMILLE = 300
 DELTA_WH = 1000
 RESERVE_WH = 500
 CONSUMER_TOKENS = 100 * 10**18
-PERMIT_BUDGET = 50 * 10**18
+DEPOSIT = 50 * 10**18  # what each consumer moves into its balance in the exchange
 PERMIT_LIFETIME = 365 * 86400
 DEV_GAS_BALANCE = 10**20  # set directly on a dev chain
 GAS_PER_KEY = 5 * 10**16  # sent by the operator on a real chain
@@ -190,13 +190,14 @@ def establish(community: Community, operator: LocalAccount, plan: Plan, dev: boo
         for m in members
     ])
 
-    # Members sign permits off-chain; the operator relays them, so members never send an approval.
+    # Members sign permits off-chain; the operator relays them (`depositWithPermit`), so members never
+    # send a transaction to fund their balance in the exchange.
     name, chain_id = token.functions.name().call(), community.deployment.chain_id
     deadline = community.w3.eth.get_block("latest")["timestamp"] + PERMIT_LIFETIME
     permits = []
     nonces = read_many(token, "nonces", [[m.address] for m in consumers])
     for m, nonce in zip(consumers, nonces):
-        v, r, s = permit_signature(m.account, name, token.address, chain_id, ex.address, PERMIT_BUDGET, nonce, deadline)
-        permits.append(("permitBudget", [m.address, PERMIT_BUDGET, deadline, v, r, s]))
+        v, r, s = permit_signature(m.account, name, token.address, chain_id, ex.address, DEPOSIT, nonce, deadline)
+        permits.append(("depositWithPermit", [m.address, DEPOSIT, deadline, v, r, s]))
     batched(op, ex, permits, per_tx=100)
     return members

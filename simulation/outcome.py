@@ -1,6 +1,7 @@
 """What happened, as the viewer knows it: the run's events indexed into the viewer's store (already
 done when the viewer served the run), the store's member summaries as the demo's table, and one
-check against the chain itself: the exchange holds exactly the amounts of the open purchases."""
+check against the chain itself: the exchange holds exactly what it owes (the open purchases' escrow,
+the members' balances and the accrued fees)."""
 from __future__ import annotations
 
 import time
@@ -20,8 +21,8 @@ TOKEN_FIELDS = ("spent", "paid", "refunded", "fees", "earned", "token_balance")
 class Outcome:
     members: list[dict]  # viewer member summaries (token amounts as ints) with "index" and "role"
     totals: dict  # viewer community totals
-    escrow: int  # the exchange's token balance, on chain
-    open_amounts: int  # the amounts of the open purchases, on chain
+    held: int  # the exchange's token balance, on chain
+    owed: int  # open purchases' amounts + members' balances + accrued fees, on chain
 
     def by_role(self, role: str | None = None) -> dict[str, int]:
         rows = [m for m in self.members if role is None or m["role"] == role]
@@ -29,7 +30,7 @@ class Outcome:
         return {k: sum(m[k] for m in rows) for k in keys} | {"members": len(rows)}
 
     def as_dict(self) -> dict:
-        return {"per_member": self.members, "totals": self.totals, "escrow": self.escrow}
+        return {"per_member": self.members, "totals": self.totals, "held": self.held, "owed": self.owed}
 
 
 def read_outcome(community: Community, members: list[Member], database: Path, live_indexer: bool = False,
@@ -53,8 +54,9 @@ def read_outcome(community: Community, members: list[Member], database: Path, li
     ex = community.exchange
     buyers = [m.meter_id for m in members if m.plan.sellers]
     open_amounts = sum(p[4] for p in read_many(ex, "openPurchase", [[b] for b in buyers]))
-    escrow = community.token.functions.balanceOf(ex.address).call()
-    return Outcome(rows, store.totals(), escrow, open_amounts)
+    balances = sum(read_many(ex, "balanceOf", [[m.plan.address] for m in members]))
+    owed = open_amounts + balances + ex.functions.feesAccrued().call()
+    return Outcome(rows, store.totals(), community.token.functions.balanceOf(ex.address).call(), owed)
 
 
 # ------------------------------------------------------------------------------------ the table

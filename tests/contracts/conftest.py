@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daisee.chain import CONSUMER, PROSUMER
+from daisee.chain import CONSUMER, PROSUMER, pack_reading
 from tests.support.scenario import DELTA_WH as DELTA
 from tests.support.scenario import PRICE_PER_WH as PRICE
 from tests.support.scenario import SELLER_CHANNEL as CHANNEL
@@ -12,6 +12,8 @@ from tests.support.scenario import THRESHOLD_PERMILLE as THRESHOLD
 
 TOKEN = 10**18
 FEE_BPS = 100
+ADMIN_DELAY = 3_600
+BUDGET = 50 * TOKEN  # what the test buyer deposits into the exchange
 
 
 @pytest.fixture(scope="session")
@@ -62,7 +64,7 @@ def token(project, admin):
 
 @pytest.fixture(scope="session")
 def exchange(project, admin, token, operator, fee_recipient):
-    ex = admin.deploy(project.EnergyExchange, token, admin, fee_recipient, FEE_BPS)
+    ex = admin.deploy(project.EnergyExchange, token, admin, ADMIN_DELAY, fee_recipient, FEE_BPS)
     ex.grantRole(ex.OPERATOR_ROLE(), operator, sender=admin)
     return ex
 
@@ -99,7 +101,7 @@ def read(exchange, oracle, clock):
 
     def read(meter_id, produced=None, consumed=None, soc=500, seq=None, ts=None, sender=None):
         m = exchange.meter(meter_id)
-        reading = (
+        reading = pack_reading(
             meter_id,
             m.seq + 1 if seq is None else seq,
             clock.now() if ts is None else ts,
@@ -127,6 +129,7 @@ def buyer_meter(register, read, exchange, token, admin, buyer, seller, seller_me
     exchange.setRule(THRESHOLD, DELTA, 2 * PRICE, [seller], [CHANNEL], sender=buyer)
     token.mint(buyer, 100 * TOKEN, sender=admin)
     token.approve(exchange, 2**256 - 1, sender=buyer)
+    exchange.deposit(buyer, BUDGET, sender=buyer)
     return meter_id
 
 
@@ -141,10 +144,11 @@ def trigger(read, buyer_meter, exchange):
 
 
 @pytest.fixture
-def deliver(read, buyer_meter, exchange):
+def deliver(read, buyer_meter, exchange, clock):
     """The buyer's meter measures `wh` more consumption."""
 
     def deliver(wh):
+        clock.advance(1)  # a reading timestamped at the purchase's start measures energy from before it
         return read(buyer_meter, consumed=exchange.meter(buyer_meter).consumedWh + wh, soc=600)
 
     return deliver
@@ -163,3 +167,9 @@ def sign_permit(token, chain):
                                 spender, value, token.nonces(owner), deadline)
 
     return sign_permit
+
+
+def packed(rows) -> list[int]:
+    """Reading tuples (meterId, seq, timestamp, producedWh, consumedWh, socPermille) as the
+    contract's one-word readings."""
+    return [pack_reading(*row) for row in rows]

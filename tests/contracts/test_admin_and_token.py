@@ -23,18 +23,18 @@ def test_fee_needs_a_recipient_and_the_admin(exchange, admin, operator, stranger
 
 
 def test_admin_sets_timing(exchange, admin):
-    tx = exchange.setTiming(600, 60, sender=admin)
-    assert (tx.events[0].purchaseTtl, tx.events[0].maxClockSkew) == (600, 60)
-    assert (exchange.purchaseTtl(), exchange.maxClockSkew()) == (600, 60)
+    tx = exchange.setTiming(600, 60, 900, sender=admin)
+    assert (tx.events[0].purchaseTtl, tx.events[0].maxClockSkew, tx.events[0].settleGrace) == (600, 60, 900)
+    assert (exchange.purchaseTtl(), exchange.maxClockSkew(), exchange.settleGrace()) == (600, 60, 900)
 
 
 def test_timing_is_validated_and_admin_only(exchange, admin, operator):
-    with ape.reverts(exchange.InvalidTiming):
-        exchange.setTiming(0, 60, sender=admin)
-    with ape.reverts(exchange.InvalidTiming):
-        exchange.setTiming(600, 86_401, sender=admin)
+    day = 86_400
+    for ttl, skew, grace in [(0, 60, 0), (299, 60, 0), (day + 1, 60, 0), (600, day + 1, 0), (600, 60, day + 1)]:
+        with ape.reverts(exchange.InvalidTiming):
+            exchange.setTiming(ttl, skew, grace, sender=admin)
     with ape.reverts(exchange.AccessControlUnauthorizedAccount):
-        exchange.setTiming(600, 60, sender=operator)
+        exchange.setTiming(600, 60, 0, sender=operator)
 
 
 def test_unpause_is_admin_only(exchange, admin, operator):
@@ -45,9 +45,9 @@ def test_unpause_is_admin_only(exchange, admin, operator):
 
 def test_constructor_rejects_bad_arguments(project, admin, token):
     with ape.reverts(project.EnergyExchange.ZeroAddress):
-        admin.deploy(project.EnergyExchange, ape.utils.ZERO_ADDRESS, admin, admin, 0)
+        admin.deploy(project.EnergyExchange, ape.utils.ZERO_ADDRESS, admin, 0, admin, 0)
     with ape.reverts(project.EnergyExchange.FeeTooHigh):
-        admin.deploy(project.EnergyExchange, token, admin, admin, 1_001)
+        admin.deploy(project.EnergyExchange, token, admin, 0, admin, 1_001)
 
 
 def test_exchange_reports_its_token(exchange, token):

@@ -1,8 +1,9 @@
 """Stateful property test on a real anvil: random readings, rule purchases, manual purchases,
-expiries, offer changes and bad inputs (10 examples x 100 steps = 1 000 steps), checking after
-every step that
+expiries, offer and rule changes (zeros and extremes included), deposits, withdrawals, pauses and
+bad inputs (10 examples x 100 steps = 1 000 steps), checking after every step that
+- a well-formed reading always lands, whatever the members set (unless the exchange is paused),
 - the market's token balances (escrow included) plus what other suites hold add up to the supply,
-- the exchange's escrow equals the amounts of the open purchases,
+- the exchange holds exactly the open purchases, the members' balances and the accrued fees,
 - no meter counter ever decreases,
 - no purchase takes more than the seller's readings allowed at that moment.
 It runs over JSON-RPC (web3) because a step there costs milliseconds, against ~100 ms in the
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from web3.logs import DISCARD
 
-from daisee.chain import CONSUMER, PROSUMER, Community, ContractRevert
+from daisee.chain import CONSUMER, PROSUMER, Community, ContractRevert, pack_reading
 from tests.support.anvil import CommunityAdmin
 from tests.support.scenario import PRICE_PER_WH, member
 
@@ -31,10 +32,11 @@ def market(community_admin):
     for s in sellers:
         s.tx.transact(ex.functions.setOffer(PRICE_PER_WH, 100))
         now = s.tx.w3.eth.get_block("latest")["timestamp"]
-        s.oracle_tx.transact(ex.functions.submitReadings([(s.meter_id, 1, now, 3_000, 0, 800)]))
+        s.oracle_tx.transact(ex.functions.submitReadings([pack_reading(s.meter_id, 1, now, 3_000, 0, 800)]))
     for b in buyers:
         b.tx.transact(ex.functions.setRule(300, 250, 2 * PRICE_PER_WH, [s.address for s in sellers], [1, 2]))
         b.tx.transact(token.functions.approve(ex.address, 2**256 - 1))
+        b.tx.transact(ex.functions.deposit(b.address, 10**20))
     return sellers, buyers
 
 
@@ -82,6 +84,7 @@ def test_exchange_invariants_hold_under_random_operations(community_admin, marke
                 sender.resync()  # nonces from the reverted future are void
             self.counters = {m.meter_id: meter(m)[6:8] for m in members}
             self.open: dict[int, tuple[str, int]] = {}  # purchase id -> (seller, wh)
+            self.paused = False
 
         def _record(self, receipt, before: dict[str, int]) -> None:
             released = {s.address: 0 for s in sellers}
@@ -108,8 +111,13 @@ def test_exchange_invariants_hold_under_random_operations(community_admin, marke
         def reading(self, who, produced, consumed, soc):
             m = members[who]
             info = meter(m)
-            reading = (m.meter_id, info[3] + 1, now(), info[6] + produced, info[7] + consumed, soc)
-            before = available()
+            reading = pack_reading(m.meter_id, info[3] + 1, max(now(), info[4]), info[6] + produced,
+                                   info[7] + consumed, soc)
+            if self.paused:
+                with pytest.raises(ContractRevert, match="EnforcedPause"):
+                    m.oracle_tx.send(ex.functions.submitReadings([reading]))
+                return
+            before = available()  # must land: no member's settings can make a reading revert
             self._record(m.oracle_tx.transact(ex.functions.submitReadings([reading])), before)
 
         @rule(seconds=st.integers(60, 4_000))
@@ -128,14 +136,40 @@ def test_exchange_invariants_hold_under_random_operations(community_admin, marke
         @rule(seller=st.sampled_from(range(2)), price=st.sampled_from([0, PRICE_PER_WH, 3 * PRICE_PER_WH]),
               reserve=st.integers(0, 1_500))
         def change_offer(self, seller, price, reserve):
-            sellers[seller].tx.transact(ex.functions.setOffer(price, reserve))
+            self._try(sellers[seller].tx, ex.functions.setOffer(price, reserve))
+
+        @rule(who=st.sampled_from(range(2)), threshold=st.sampled_from([0, 1, 300, 999, 1000]),
+              delta=st.sampled_from([0, 1, 250, 5_000, 5_001, 2**40 - 1]),
+              max_price=st.sampled_from([0, 1, 2 * PRICE_PER_WH, 2**96 - 1]), sellers_count=st.integers(0, 2))
+        def change_rule(self, who, threshold, delta, max_price, sellers_count):
+            chosen = sellers[:sellers_count]
+            self._try(buyers[who].tx, ex.functions.setRule(threshold, delta, max_price, [s.address for s in chosen],
+                                                           [255, 0][:sellers_count]))
+
+        @rule(who=st.sampled_from(range(2)), amount=st.sampled_from([0, 1, 10**17, 10**30]))
+        def withdraw(self, who, amount):
+            self._try(buyers[who].tx, ex.functions.withdraw(buyers[who].address, amount))
+
+        @rule(who=st.sampled_from(range(2)), amount=st.sampled_from([0, 1, 10**17]))
+        def deposit(self, who, amount):
+            self._try(buyers[who].tx, ex.functions.deposit(buyers[who].address, amount))
+
+        @rule()
+        def fees_withdrawn(self):
+            self._try(community_admin.operator, ex.functions.withdrawFees())
+
+        @rule()
+        def pause_or_unpause(self):
+            fn = ex.functions.unpause() if self.paused else ex.functions.pause()
+            community_admin.operator.transact(fn)
+            self.paused = not self.paused
 
         @rule(who=st.sampled_from(range(4)), fault=st.sampled_from(["seq", "counter", "future", "soc"]))
         def bad_reading(self, who, fault):
             m = members[who]
             info = meter(m)
-            reading = [m.meter_id, info[3] + 1, now(), info[6], info[7], 500]
-            expected = {"seq": "SeqNotIncreasing", "counter": "CounterDecreased", "future": "TimestampInFuture",
+            reading = [m.meter_id, info[3] + 1, max(now(), info[4]), info[6], info[7], 500]
+            expected = "EnforcedPause" if self.paused else {"seq": "SeqNotIncreasing", "counter": "CounterDecreased", "future": "TimestampInFuture",
                         "soc": "SocOutOfRange"}[fault]
             if fault == "counter" and not (info[6] or info[7]):
                 return  # both counters at zero: nothing can go down yet
@@ -148,8 +182,9 @@ def test_exchange_invariants_hold_under_random_operations(community_admin, marke
             else:
                 reading[5] = 1_001
             with pytest.raises(ContractRevert) as refused:
-                m.oracle_tx.send(ex.functions.submitReadings([tuple(reading)]))
-            assert refused.value.name == expected and refused.value.fields["index"] == 0
+                m.oracle_tx.send(ex.functions.submitReadings([pack_reading(*reading)]))
+            assert refused.value.name == expected
+            assert self.paused or refused.value.fields["index"] == 0
 
         @invariant()
         def supply_is_conserved(self):
@@ -158,10 +193,12 @@ def test_exchange_invariants_hold_under_random_operations(community_admin, marke
             assert sum(balances) + elsewhere == supply
 
         @invariant()
-        def escrow_equals_open_purchases(self):
-            *open_purchases, escrow = batch(
-                [ex.functions.openPurchase(b.meter_id) for b in buyers] + [token.functions.balanceOf(ex.address)])
-            assert escrow == sum(p[4] for p in open_purchases)
+        def exchange_holds_escrow_balances_and_fees(self):
+            *open_purchases, fees, held = batch(
+                [ex.functions.openPurchase(b.meter_id) for b in buyers] + [ex.functions.feesAccrued(),
+                                                                          token.functions.balanceOf(ex.address)])
+            credited = sum(batch([ex.functions.balanceOf(m.address) for m in members]))
+            assert held == sum(p[4] for p in open_purchases) + credited + fees
             assert {p[0] for p in open_purchases} - {0} == set(self.open)
 
         @invariant()

@@ -66,4 +66,12 @@ def test_rule_sellers_must_be_members_other_than_the_buyer(exchange, buyer_meter
 
 def test_rule_amount_must_fit_the_escrow(exchange, buyer_meter, buyer, seller):
     with ape.reverts(exchange.AmountTooLarge):
-        exchange.setRule(THRESHOLD, 2**40 - 1, 2**96 - 1, [seller], [1], sender=buyer)
+        exchange.setRule(THRESHOLD, DELTA, 2**96 - 1, [seller], [1], sender=buyer)
+
+
+def test_a_rule_that_can_fire_buys_a_bounded_positive_amount(exchange, buyer_meter, buyer, seller):
+    limit = exchange.maxPurchaseWh()
+    for delta in (0, limit + 1, 2**40 - 1):
+        with ape.reverts(exchange.DeltaOutOfRange, deltaWh=delta, maxPurchaseWh=limit):
+            exchange.setRule(THRESHOLD, delta, PRICE, [seller], [1], sender=buyer)
+    exchange.setRule(0, 0, PRICE, [seller], [1], sender=buyer)  # a disabled rule needs no amount

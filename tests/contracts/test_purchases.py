@@ -1,9 +1,9 @@
 import ape
 
 from daisee.chain import CONSUMER, PRODUCER
-from tests.contracts.conftest import CHANNEL, DELTA, PRICE, THRESHOLD, TOKEN
+from tests.contracts.conftest import BUDGET, CHANNEL, DELTA, PRICE, THRESHOLD, TOKEN
 
-SKIP_NO_SELLER, SKIP_ALLOWANCE, SKIP_BALANCE = 0, 1, 2
+SKIP_NO_SELLER, SKIP_BALANCE, SKIP_STALE = 0, 1, 2
 
 
 def test_low_battery_buys_delta_from_the_first_seller(exchange, token, trigger, buyer, seller, buyer_meter):
@@ -11,9 +11,11 @@ def test_low_battery_buys_delta_from_the_first_seller(exchange, token, trigger, 
     event = tx.events.filter(exchange.BuyEnergy)[0]
     assert (event.buyer, event.seller, event.wh, event.amount, event.channel) == (
         buyer, seller, DELTA, DELTA * PRICE, CHANNEL)
-    assert token.balanceOf(exchange) == DELTA * PRICE
+    assert exchange.balanceOf(buyer) == BUDGET - DELTA * PRICE  # escrowed from the buyer's balance
+    assert token.balanceOf(exchange) == BUDGET  # no token moves: the escrow stays in the exchange
     p = exchange.openPurchase(buyer_meter)
     assert (p.id, p.buyer, p.seller, p.wh, p.amount) == (event.purchaseId, buyer, seller, DELTA, DELTA * PRICE)
+    assert p.start == tx.timestamp and p.expiry == tx.timestamp + exchange.purchaseTtl()
 
 
 def test_purchase_reserves_the_sellers_energy(exchange, trigger, seller, seller_meter):
@@ -62,14 +64,19 @@ def test_no_eligible_seller_skips_without_reverting(exchange, seller, trigger, b
     assert tx.events.filter(exchange.MeterReading)  # the reading itself landed
 
 
-def test_missing_allowance_skips(exchange, token, buyer, trigger):
-    token.approve(exchange, 0, sender=buyer)
-    assert trigger().events.filter(exchange.PurchaseSkipped)[0].reason == SKIP_ALLOWANCE
-
-
-def test_missing_balance_skips(exchange, token, buyer, stranger, trigger):
-    token.transfer(stranger, token.balanceOf(buyer), sender=buyer)
+def test_missing_balance_skips(exchange, buyer, trigger):
+    exchange.withdraw(buyer, exchange.balanceOf(buyer) - DELTA * PRICE + 1, sender=buyer)
     assert trigger().events.filter(exchange.PurchaseSkipped)[0].reason == SKIP_BALANCE
+    assert exchange.balanceOf(buyer) == DELTA * PRICE - 1
+
+
+def test_an_old_reading_buys_nothing(exchange, read, clock, buyer_meter):
+    """A queued reading from before the clock skew says nothing about the battery now."""
+    last = exchange.meter(buyer_meter).timestamp
+    clock.advance(exchange.maxClockSkew() + 60)
+    tx = read(buyer_meter, soc=0, ts=last + 1)
+    assert tx.events.filter(exchange.PurchaseSkipped)[0].reason == SKIP_STALE
+    assert exchange.meter(buyer_meter).openPurchaseId == 0
 
 
 def test_seller_is_never_oversold(exchange, register, read, token, admin, seller, accounts, seller_meter):
@@ -82,6 +89,7 @@ def test_seller_is_never_oversold(exchange, register, read, token, admin, seller
         exchange.setRule(THRESHOLD, DELTA, PRICE, [seller], [1], sender=b)
         token.mint(b, TOKEN, sender=admin)
         token.approve(exchange, TOKEN, sender=b)
+        exchange.deposit(b, TOKEN, sender=b)
     assert read(meters[0], soc=0).events.filter(exchange.BuyEnergy)
     second = read(meters[1], soc=0)
     assert not second.events.filter(exchange.BuyEnergy)
@@ -89,55 +97,17 @@ def test_seller_is_never_oversold(exchange, register, read, token, admin, seller
     assert exchange.availableWh(seller) == 0
 
 
-def test_permit_budget_lets_the_rule_pull_tokens(exchange, token, buyer, trigger, sign_permit, clock, stranger):
-    token.approve(exchange, 0, sender=buyer)
-    deadline = clock.now() + 3600
-    v, r, s = sign_permit(buyer, exchange, DELTA * PRICE, deadline)
-    exchange.permitBudget(buyer, DELTA * PRICE, deadline, v, r, s, sender=stranger)  # relayed by anyone
-    assert token.allowance(buyer, exchange) == DELTA * PRICE
-    assert trigger().events.filter(exchange.BuyEnergy)
-    assert token.allowance(buyer, exchange) == 0
-
-
-def test_permit_budget_with_a_bad_signature_reverts(exchange, token, buyer, stranger, sign_permit, clock):
-    token.approve(exchange, 0, sender=buyer)
-    deadline = clock.now() + 3600
-    v, r, s = sign_permit(stranger, exchange, DELTA * PRICE, deadline)  # signed by someone else
-    with ape.reverts(exchange.PermitRejected, owner=buyer.address, allowance=0, value=DELTA * PRICE):
-        exchange.permitBudget(buyer, DELTA * PRICE, deadline, v, r, s, sender=stranger)
-
-
-def test_front_run_permit_budget_still_passes(exchange, token, buyer, stranger, sign_permit, clock):
-    deadline = clock.now() + 3600
-    v, r, s = sign_permit(buyer, exchange, DELTA * PRICE, deadline)
-    token.permit(buyer, exchange, DELTA * PRICE, deadline, v, r, s, sender=stranger)  # used first by someone
-    exchange.permitBudget(buyer, DELTA * PRICE, deadline, v, r, s, sender=stranger)
-    assert token.allowance(buyer, exchange) == DELTA * PRICE
-
-
-def test_manual_buy_with_permit(exchange, token, buyer, seller, sign_permit, clock, buyer_meter):
-    token.approve(exchange, 0, sender=buyer)
-    deadline = clock.now() + 3600
-    v, r, s = sign_permit(buyer, exchange, 50 * PRICE, deadline)
-    tx = exchange.buyEnergyWithPermit(seller, 50, 50 * PRICE, deadline, v, r, s, sender=buyer)
-    event = tx.events.filter(exchange.BuyEnergy)[0]
-    assert (event.wh, event.amount, event.channel) == (50, 50 * PRICE, CHANNEL)
-    assert token.balanceOf(exchange) == 50 * PRICE
-
-
-def test_front_run_permit_does_not_block_the_purchase(exchange, token, buyer, seller, sign_permit, clock, buyer_meter):
-    deadline = clock.now() + 3600
-    v, r, s = sign_permit(buyer, exchange, 50 * PRICE, deadline)
-    token.permit(buyer, exchange, 50 * PRICE, deadline, v, r, s, sender=seller)  # someone used it first
-    exchange.buyEnergyWithPermit(seller, 50, 50 * PRICE, deadline, v, r, s, sender=buyer)
-    assert exchange.meter(buyer_meter).openPurchaseId != 0
-
-
-def test_manual_buy(exchange, token, buyer, seller, buyer_meter):
-    before = token.balanceOf(buyer)
+def test_manual_buy(exchange, buyer, seller, buyer_meter):
+    before = exchange.balanceOf(buyer)
     tx = exchange.buyEnergy(seller, 120, sender=buyer)
     assert tx.events.filter(exchange.BuyEnergy)[0].wh == 120
-    assert token.balanceOf(buyer) == before - 120 * PRICE
+    assert exchange.balanceOf(buyer) == before - 120 * PRICE
+
+
+def test_manual_buy_needs_the_balance(exchange, buyer, seller, buyer_meter):
+    exchange.withdraw(buyer, exchange.balanceOf(buyer) - 1, sender=buyer)
+    with ape.reverts(exchange.InsufficientBalance, balance=1, needed=10 * PRICE):
+        exchange.buyEnergy(seller, 10, sender=buyer)
 
 
 def test_manual_buy_rejects_a_second_open_purchase(exchange, buyer, seller, buyer_meter):
@@ -146,11 +116,12 @@ def test_manual_buy_rejects_a_second_open_purchase(exchange, buyer, seller, buye
         exchange.buyEnergy(seller, 10, sender=buyer)
 
 
-def test_manual_buy_rejects_zero_and_huge_amounts(exchange, buyer, seller, buyer_meter):
-    with ape.reverts(exchange.ZeroAmount):
+def test_manual_buy_is_bounded(exchange, buyer, seller, buyer_meter):
+    limit = exchange.maxPurchaseWh()
+    with ape.reverts(exchange.DeltaOutOfRange, deltaWh=0, maxPurchaseWh=limit):
         exchange.buyEnergy(seller, 0, sender=buyer)
-    with ape.reverts(exchange.AmountTooLarge):
-        exchange.buyEnergy(seller, 2**40, sender=buyer)
+    with ape.reverts(exchange.DeltaOutOfRange, deltaWh=limit + 1, maxPurchaseWh=limit):
+        exchange.buyEnergy(seller, limit + 1, sender=buyer)
 
 
 def test_manual_buy_needs_a_seller_of_the_rule(exchange, register, buyer, second_seller, buyer_meter):
@@ -169,10 +140,10 @@ def test_manual_buy_needs_an_offer_within_the_max_price(exchange, buyer, seller,
         exchange.buyEnergy(seller, 10, sender=buyer)
 
 
-def test_manual_buy_cannot_exceed_available_energy(exchange, buyer, seller, buyer_meter):
-    available = exchange.availableWh(seller)
-    with ape.reverts(exchange.InsufficientEnergy, availableWh=available, requestedWh=available + 1):
-        exchange.buyEnergy(seller, available + 1, sender=buyer)
+def test_manual_buy_cannot_exceed_available_energy(exchange, buyer, seller, seller_meter, buyer_meter):
+    exchange.setOffer(PRICE, 9_000 - 100, sender=seller)
+    with ape.reverts(exchange.InsufficientEnergy, availableWh=100, requestedWh=101):
+        exchange.buyEnergy(seller, 101, sender=buyer)
 
 
 def test_manual_buy_by_a_producer_or_stranger_reverts(exchange, register, seller, second_seller, stranger, buyer_meter):
@@ -181,12 +152,6 @@ def test_manual_buy_by_a_producer_or_stranger_reverts(exchange, register, seller
         exchange.buyEnergy(seller, 10, sender=second_seller)
     with ape.reverts(exchange.NotAMember, account=stranger):
         exchange.buyEnergy(seller, 10, sender=stranger)
-
-
-def test_manual_buy_without_allowance_reverts_with_the_token_error(exchange, token, buyer, seller, buyer_meter):
-    token.approve(exchange, 0, sender=buyer)
-    with ape.reverts(token.ERC20InsufficientAllowance):
-        exchange.buyEnergy(seller, 10, sender=buyer)
 
 
 def test_buying_stops_while_paused(exchange, admin, buyer, seller, buyer_meter):

@@ -1,7 +1,8 @@
 import ape
 import pytest
 
-from daisee.chain import PRODUCER, PROSUMER
+from daisee.chain import PRODUCER, PROSUMER, unpack_reading
+from tests.contracts.conftest import packed
 
 
 @pytest.fixture
@@ -11,10 +12,9 @@ def meter_id(register, seller):
 
 def test_reading_updates_state_and_emits_the_series(exchange, meter_id, oracle, clock):
     now = clock.now()
-    tx = exchange.submitReadings([(meter_id, 1, now, 1500, 700, 640)], sender=oracle)
-    event = tx.events.filter(exchange.MeterReading)[0]
-    assert (event.meterId, event.seq, event.timestamp, event.producedWh, event.consumedWh, event.socPermille) == (
-        meter_id, 1, now, 1500, 700, 640)
+    tx = exchange.submitReadings(packed([(meter_id, 1, now, 1500, 700, 640)]), sender=oracle)
+    event = unpack_reading(tx.events.filter(exchange.MeterReading)[0].reading)
+    assert tuple(event.values()) == (meter_id, 1, now, 1500, 700, 640)
     m = exchange.meter(meter_id)
     assert (m.seq, m.timestamp, m.producedWh, m.consumedWh, m.socPermille) == (1, now, 1500, 700, 640)
 
@@ -22,8 +22,8 @@ def test_reading_updates_state_and_emits_the_series(exchange, meter_id, oracle, 
 def test_batch_records_every_reading_and_keeps_the_last_state(exchange, meter_id, oracle, clock):
     now = clock.now()
     batch = [(meter_id, s, now - 50 + s, 100 * s, 10 * s, 500 + s) for s in range(1, 51)]
-    tx = exchange.submitReadings(batch, sender=oracle)
-    assert [e.seq for e in tx.events.filter(exchange.MeterReading)] == list(range(1, 51))
+    tx = exchange.submitReadings(packed(batch), sender=oracle)
+    assert [unpack_reading(e.reading)["seq"] for e in tx.events.filter(exchange.MeterReading)] == list(range(1, 51))
     m = exchange.meter(meter_id)
     assert (m.seq, m.producedWh, m.consumedWh, m.socPermille) == (50, 5000, 500, 550)
 
@@ -36,12 +36,20 @@ def test_seq_may_skip_but_never_repeat(exchange, meter_id, read):
         read(meter_id, seq=4)
 
 
-def test_unknown_meter_reverts(exchange, oracle, clock):
-    with ape.reverts(exchange.UnknownMeter, index=0, meterId=77):
-        exchange.submitReadings([(77, 1, clock.now(), 0, 0, 0)], sender=oracle)
+def test_unknown_meter_reverts(exchange, meter_id, oracle, clock):
+    for unknown in (0, 77):
+        with ape.reverts(exchange.UnknownMeter, index=1, meterId=unknown):
+            exchange.submitReadings(packed([(meter_id, 1, clock.now(), 0, 0, 0), (unknown, 1, clock.now(), 0, 0, 0)]),
+                                    sender=oracle)
 
 
-def test_only_the_meters_key_reports(exchange, meter_id, read, stranger):
+def test_only_a_gateway_key_reports(exchange, meter_id, read, stranger):
+    with ape.reverts(exchange.NotAGateway, sender=stranger):
+        read(meter_id, sender=stranger)
+
+
+def test_only_the_meters_own_gateway_reports(exchange, meter_id, register, read, buyer, stranger, operator):
+    exchange.registerMeter(buyer, PRODUCER, stranger, sender=operator)  # stranger: another street's gateway
     with ape.reverts(exchange.WrongOracle, index=0, meterId=meter_id, sender=stranger):
         read(meter_id, sender=stranger)
 
@@ -87,7 +95,7 @@ def test_oversized_batch_reverts(exchange, meter_id, oracle, clock):
     size = exchange.MAX_BATCH() + 1
     batch = [(meter_id, s, clock.now(), 0, 0, 0) for s in range(1, size + 1)]
     with ape.reverts(exchange.BatchTooLarge, size=size, max=size - 1):
-        exchange.submitReadings(batch, sender=oracle)
+        exchange.submitReadings(packed(batch), sender=oracle)
 
 
 def test_a_bad_reading_reverts_the_whole_batch_naming_its_index(exchange, meter_id, register, buyer, oracle, clock):
@@ -95,7 +103,7 @@ def test_a_bad_reading_reverts_the_whole_batch_naming_its_index(exchange, meter_
     now = clock.now()
     batch = [(meter_id, 1, now, 10, 0, 500), (other, 1, now, 5, 0, 500), (other, 2, now, 4, 0, 500)]
     with ape.reverts(exchange.CounterDecreased, index=2, meterId=other):
-        exchange.submitReadings(batch, sender=oracle)
+        exchange.submitReadings(packed(batch), sender=oracle)
     assert exchange.meter(meter_id).seq == 0 and exchange.meter(other).seq == 0
 
 

@@ -1,6 +1,7 @@
 import ape
 
 from daisee.chain import CONSUMER, PRODUCER, PROSUMER
+from tests.contracts.conftest import packed
 
 
 def test_register_assigns_sequential_ids_and_records_the_meter(exchange, operator, seller, buyer, oracle):
@@ -40,7 +41,7 @@ def test_a_member_has_one_meter(exchange, operator, register, seller, oracle):
 def test_one_gateway_key_serves_several_meters(exchange, register, seller, buyer, oracle, clock):
     a, b = register(seller, PRODUCER), register(buyer, CONSUMER)
     now = clock.now()
-    exchange.submitReadings([(a, 1, now, 10, 0, 500), (b, 1, now, 0, 20, 500)], sender=oracle)
+    exchange.submitReadings(packed([(a, 1, now, 10, 0, 500), (b, 1, now, 0, 20, 500)]), sender=oracle)
     assert (exchange.meter(a).producedWh, exchange.meter(b).consumedWh) == (10, 20)
 
 

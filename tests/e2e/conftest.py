@@ -36,7 +36,14 @@ class Run:
         return next(m for m in self.members if m.plan.kind == CONSUMER)
 
     def balance(self, address: str) -> int:
+        """A member's balance in the exchange (where purchases are paid from and settled to)."""
+        return self.community.exchange.functions.balanceOf(address).call()
+
+    def wallet(self, address: str) -> int:
         return self.community.token.functions.balanceOf(address).call()
+
+    def fees(self) -> int:
+        return self.community.exchange.functions.feesAccrued().call()
 
     def events(self, name: str, from_block: int = 0) -> list[dict]:
         ex = self.community.exchange

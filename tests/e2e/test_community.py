@@ -36,8 +36,8 @@ def test_low_battery_purchase_is_switched_delivered_settled_and_shown(community_
     run = community_run(start_time)
     ex, consumer, producer = run.community.exchange, run.consumer, run.producer
     fee_bps, recipient = ex.functions.feeBps().call(), ex.functions.feeRecipient().call()
-    wallets = [consumer.plan.address, producer.plan.address, recipient, ex.address]
-    before = {a: run.balance(a) for a in wallets}
+    before = {a: run.balance(a) for a in (consumer.plan.address, producer.plan.address)}
+    held, fees = run.wallet(ex.address), run.fees()
 
     step_until(run, "BuyEnergy")
     (buy,) = run.events("BuyEnergy")
@@ -47,7 +47,7 @@ def test_low_battery_purchase_is_switched_delivered_settled_and_shown(community_
     assert buy == {"purchaseId": buy["purchaseId"], "buyer": consumer.plan.address, "seller": producer.plan.address,
                    "wh": DELTA_WH, "amount": amount, "channel": channel}
     assert run.balance(consumer.plan.address) == before[consumer.plan.address] - amount  # escrowed
-    assert run.balance(ex.address) == amount
+    assert run.wallet(ex.address) == held  # escrow moves no token
     assert run.sim.supply(consumer.plan) == {"source": "seller", "channel": channel,
                                              "seller": producer.plan.address, "purchase_id": buy["purchaseId"]}
     start_consumed = ex.functions.openPurchase(consumer.meter_id).call()[5]
@@ -61,8 +61,11 @@ def test_low_battery_purchase_is_switched_delivered_settled_and_shown(community_
                        "refunded": 0, "fee": fee}
     assert run.balance(consumer.plan.address) == before[consumer.plan.address] - amount
     assert run.balance(producer.plan.address) == before[producer.plan.address] + amount - fee
-    assert run.balance(recipient) == before[recipient] + fee
-    assert run.balance(ex.address) == before[ex.address]
+    assert run.fees() == fees + fee
+    assert run.wallet(ex.address) == held
+    recipient_before, accrued = run.wallet(recipient), run.fees()
+    Transactor(run.community, dev_account(0)).transact(ex.functions.withdrawFees())  # anyone may send them
+    assert run.wallet(recipient) == recipient_before + accrued and run.fees() == 0
     assert run.sim.supply(consumer.plan) == {"source": "own", "channel": consumer.plan.own_channel,
                                              "seller": None, "purchase_id": None}
     assert len(run.events("BuyEnergy")) == 1  # one purchase for one low battery
@@ -79,7 +82,7 @@ def test_low_battery_purchase_is_switched_delivered_settled_and_shown(community_
         DELTA_WH, amount - fee, fee, 0)
     assert (summary["bought_wh"], summary["delivered_wh"], int(summary["fees"]), int(summary["refunded"])) == (
         DELTA_WH, DELTA_WH, fee, 0)
-    assert int(summary["token_balance"]) == run.balance(consumer.plan.address)
+    assert int(summary["token_balance"]) == run.wallet(consumer.plan.address)
 
 
 def test_energy_not_delivered_by_expiry_is_refunded(community_run, start_time):
@@ -88,7 +91,7 @@ def test_energy_not_delivered_by_expiry_is_refunded(community_run, start_time):
     run = community_run(start_time)
     ex, consumer, producer = run.community.exchange, run.consumer, run.producer
     # purchases expire after 30 min: the household's own load alone cannot reach the 1 kWh bought
-    Transactor(run.community, dev_account(0)).transact(ex.functions.setTiming(1800, 300))
+    Transactor(run.community, dev_account(0)).transact(ex.functions.setTiming(1800, 300, 3600))
     before = {a: run.balance(a) for a in (consumer.plan.address, producer.plan.address)}
     step_until(run, "BuyEnergy")
     (buy,) = run.events("BuyEnergy")

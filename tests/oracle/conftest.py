@@ -120,9 +120,9 @@ def make_oracle(settings_for, clock, community, gateway):
 
 def chain_readings(community: Community, meter_id: int) -> list[tuple]:
     """(seq, timestamp, produced, consumed, soc) of every MeterReading event of the meter."""
-    event = community.exchange.events.MeterReading
-    logs = event.get_logs(from_block=0, argument_filters={"meterId": meter_id})
-    return [(e.args.seq, e.args.timestamp, e.args.producedWh, e.args.consumedWh, e.args.socPermille) for e in logs]
+    events = EventReader(community, ["MeterReading"]).fetch(0, community.w3.eth.block_number)
+    fields = ("seq", "timestamp", "producedWh", "consumedWh", "socPermille")
+    return [tuple(e.args[f] for f in fields) for e in events if e.args["meterId"] == meter_id]
 
 
 def local_readings(oracle: Oracle, meter_id: int) -> list[tuple]:

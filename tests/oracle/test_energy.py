@@ -40,7 +40,7 @@ def test_counters_and_seq_survive_a_restart(make_oracle, meter_id, clock):
 
 
 def test_new_oracle_continues_the_chain_counters(make_oracle, meter_id, gateway, admin, clock):
-    reading = (meter_id, 7, int(clock.now()), 5_000, 3_000, 800)
+    reading = pack_reading(meter_id, 7, int(clock.now()), 5_000, 3_000, 800)
     admin.as_member(gateway).transact(admin.community.exchange.functions.submitReadings([reading]))
     oracle = make_oracle(meter_id)
     clock.advance(36)

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from eth_account import Account
 from web3.logs import DISCARD
 
-from daisee.chain import CONSUMER, PROSUMER, Transactor
+from daisee.chain import CONSUMER, PROSUMER, Transactor, pack_reading
 from tests.support.anvil import CommunityAdmin
 
 PRICE_PER_WH = 10**14  # 0.0001 token per Wh
 DELTA_WH = 200
 THRESHOLD_PERMILLE = 200
 SELLER_CHANNEL = 1
+BUDGET = 10**20  # tokens a test buyer deposits into the exchange
 
 
 def funded_account(admin: CommunityAdmin, tokens: int = 10**21):
@@ -54,9 +55,10 @@ class Trade:
         member.seq += 1
         member.produced += produced
         member.consumed += consumed
-        # chain time, never ahead of it: equal timestamps are valid, future ones are not
-        member.timestamp = max(member.timestamp, self.admin.community.w3.eth.get_block("latest")["timestamp"])
-        reading = (member.meter_id, member.seq, member.timestamp, member.produced, member.consumed, soc)
+        # a second after the chain's head, the earliest a reading can follow a purchase opened there
+        # (a reading timestamped at a purchase's start measures energy from before it)
+        member.timestamp = max(member.timestamp, self.admin.community.w3.eth.get_block("latest")["timestamp"] + 1)
+        reading = pack_reading(member.meter_id, member.seq, member.timestamp, member.produced, member.consumed, soc)
         return member.oracle_tx.transact(self.admin.community.exchange.functions.submitReadings([reading]))
 
     def buy(self):
@@ -84,14 +86,16 @@ def member(admin: CommunityAdmin, kind: int) -> Member:
 
 
 def trade(admin: CommunityAdmin, stock_wh: int = 100_000) -> Trade:
-    """Registered seller with `stock_wh` produced and an offer; buyer with a rule and an allowance."""
+    """Registered seller with `stock_wh` produced and an offer; buyer with a rule and a balance in the
+    exchange (BUDGET, deposited from its wallet)."""
     ex, token = admin.community.exchange, admin.community.token
     seller, buyer = member(admin, PROSUMER), member(admin, CONSUMER)
     seller.tx.transact(ex.functions.setOffer(PRICE_PER_WH, 0))
     buyer.tx.transact(
         ex.functions.setRule(THRESHOLD_PERMILLE, DELTA_WH, 2 * PRICE_PER_WH, [seller.address], [SELLER_CHANNEL])
     )
-    buyer.tx.transact(token.functions.approve(ex.address, 2**256 - 1))
+    buyer.tx.transact(token.functions.approve(ex.address, BUDGET))
+    buyer.tx.transact(ex.functions.deposit(buyer.address, BUDGET))
     t = Trade(admin, seller, buyer)
     t.report(seller, produced=stock_wh, soc=900)
     return t
