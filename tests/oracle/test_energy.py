@@ -1,6 +1,7 @@
 """Power is integrated over elapsed time into counters that never go back, even across restarts."""
 from __future__ import annotations
 
+from daisee.chain import pack_reading
 from oracle.drivers import Sample
 from oracle.readings import MeterState, advance
 
