@@ -1,12 +1,11 @@
-"""Chain access shared by the services: deployment file, web3 connection, signer, event reader.
+"""Chain access shared by the services: deployment file, web3 connection, event reader, transaction
+sender (their keys: daisee.keys).
 
 The services talk plain JSON-RPC (web3.py) to whatever node the deployment names, the way a Pi
 talks to its PoA node; Ape is used to build, test and deploy, not at run time on the Pi.
 """
 from __future__ import annotations
 
-import json
-import os
 from collections import namedtuple
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,7 +21,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from daisee.config import ChainSettings
-from daisee.files import read_private, write_atomic
+from daisee.files import write_atomic
 
 PRODUCER, CONSUMER, PROSUMER = 1, 2, 3  # IEnergyExchange.MeterKind
 
@@ -152,43 +151,6 @@ def read_many(contract: Contract, name: str, args: list[list], per_call: int = 2
         data = [codec.encode(a) for a in args[i:i + per_call]]
         results += [codec.decode(r)[0] for r in contract.functions.multicall(data).call()]
     return results
-
-
-# ------------------------------------------------------------------------------------ keys
-
-
-def ape_data_folder() -> Path:
-    return Path(os.environ.get("APE_DATA_FOLDER", Path.home() / ".ape"))
-
-
-def load_signer(alias: str, passphrase_file: Path | None = None) -> LocalAccount:
-    """Decrypt the ape keyfile `alias` (as made by `ape accounts generate/import`).
-
-    The passphrase comes from ape's own variable `APE_ACCOUNTS_<alias>_PASSPHRASE`, else from
-    `passphrase_file`, which must not be readable by group or others.
-    """
-    keyfile = ape_data_folder() / "accounts" / f"{alias}.json"
-    if not keyfile.is_file():
-        raise FileNotFoundError(f"no ape account '{alias}' at {keyfile} (ape accounts import {alias})")
-    passphrase = os.environ.get(f"APE_ACCOUNTS_{alias}_PASSPHRASE")
-    if passphrase is None:
-        if passphrase_file is None:
-            raise PermissionError(
-                f"no passphrase for account '{alias}': set APE_ACCOUNTS_{alias}_PASSPHRASE or passphrase_file"
-            )
-        passphrase = read_private(passphrase_file)
-    return Account.from_key(Account.decrypt(json.loads(keyfile.read_text()), passphrase))
-
-
-def write_keyfile(alias: str, account: LocalAccount, passphrase: str, iterations: int | None = None) -> Path:
-    """Store `account` as an ape keyfile. `iterations` lowers the scrypt cost (default ~1 s to
-    decrypt) where keys are throwaway and decrypted often: tests, simulated meters."""
-    folder = ape_data_folder() / "accounts"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{alias}.json"
-    path.write_text(json.dumps(Account.encrypt(account.key, passphrase, iterations=iterations)))
-    path.chmod(0o600)
-    return path
 
 
 # ------------------------------------------------------------------------------------ permits

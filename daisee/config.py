@@ -4,7 +4,7 @@ Every service settings class derives from `ServiceSettings`; values come, highes
 init arguments, environment (`DAISEE_<SERVICE>_...`, nested with `__`), then the YAML file named
 by `yaml_file` in the class config or the `--config` option of the service CLI.
 Secrets never live in the YAML: keys come from ape keyfiles whose passphrase is in the
-environment or in a file only the service user can read (see `daisee.chain.load_signer`).
+environment or in a file only the service user can read (see `daisee.keys.load_signer`).
 """
 from __future__ import annotations
 

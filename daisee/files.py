@@ -7,12 +7,16 @@ import stat
 from pathlib import Path
 
 
-def write_atomic(path: Path, text: str, durable: bool = True) -> None:
+def write_atomic(path: Path, text: str, durable: bool = True, mode: int | None = None) -> None:
     """tmp + rename: a reader (or a restart after a crash) sees the old or the new file, never half.
-    `durable` also fsyncs, for state that must survive a power cut (not for a health snapshot)."""
+    `durable` also fsyncs, for state that must survive a power cut (not for a health snapshot).
+    `mode` (e.g. 0o600 for a secret) is the file's from its creation, whatever the umask."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    with os.fdopen(os.open(tmp, flags, 0o600 if mode is not None else 0o666), "w") as f:
+        if mode is not None:
+            os.fchmod(f.fileno(), mode)
         f.write(text)
         if durable:
             f.flush()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from daisee.chain import Community, Transactor, load_signer
+from daisee.chain import Community, Transactor
+from daisee.keys import load_signer
 from oracle.clock import Clock, SystemClock
 from oracle.drivers import Driver, DriverUnavailable, make_driver
 from oracle.health import MetricsServer, write_health

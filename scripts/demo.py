@@ -24,9 +24,10 @@ import click
 from ape import accounts, chain
 from ape.cli import ConnectedProviderCommand, network_option
 
-from daisee.chain import Community, load_signer
+from daisee.chain import Community
 from daisee.cli import LOG_FORMAT
 from daisee.config import ChainSettings
+from daisee.keys import load_signer
 from scripts.deploy import deploy
 from simulation.community import dev_chain, establish, plan_community
 from simulation.outcome import read_outcome, table

@@ -6,7 +6,8 @@ import pytest
 import yaml
 from eth_account import Account
 
-from daisee.chain import PROSUMER, Community, EventReader, write_keyfile
+from daisee.chain import PROSUMER, Community, EventReader
+from daisee.keys import write_keyfile
 from oracle.clock import ManualClock
 from oracle.drivers import Sample
 from oracle.service import Oracle
