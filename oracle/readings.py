@@ -3,6 +3,8 @@ into cumulative Wh counters (what a real meter keeps; they never go back to zero
 from __future__ import annotations
 
 import math
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from daisee.chain import pack_reading
@@ -43,8 +45,11 @@ class Reading:
         return pack_reading(*self.as_tuple())
 
 
-def rejection(sample: Sample, state: MeterState, limits, now: float) -> str | None:
-    """Why `sample` cannot be a reading, or None when it is plausible."""
+def rejection(sample: Sample, state: MeterState, limits, now: float, recent: Sequence[Sample] = ()) -> str | None:
+    """Why `sample` cannot be a reading, or None when it is plausible. `recent`: the samples read
+    from the meter just before it, accepted or not (newest last), which can confirm a power step."""
+    if sample.fault is not None:
+        return sample.fault
     values = {"timestamp": sample.timestamp, "produced_w": sample.produced_w, "consumed_w": sample.consumed_w}
     for name, value in values.items():
         if not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -56,8 +61,10 @@ def rejection(sample: Sample, state: MeterState, limits, now: float) -> str | No
         if value > limits.max_power_w:
             return f"{name} {value} W above max_power_w {limits.max_power_w} W"
         previous = getattr(state, name)
-        if previous is not None and abs(value - previous) > limits.max_step_w:
-            return f"{name} jumped from {previous} W to {value} W (max_step_w {limits.max_step_w} W)"
+        jumped = previous is not None and abs(value - previous) > limits.max_step_w
+        if jumped and not _held(recent, name, value, limits):
+            return (f"{name} jumped from {previous} W to {value} W (max_step_w {limits.max_step_w} W), "
+                    f"not yet held for {limits.step_confirm_samples} sample(s)")
     soc = sample.soc_permille
     if soc is not None and (not isinstance(soc, int) or not 0 <= soc <= 1000):
         return f"soc_permille {soc!r} outside 0..1000"
@@ -66,6 +73,24 @@ def rejection(sample: Sample, state: MeterState, limits, now: float) -> str | No
     if sample.timestamp > now + limits.max_future_s or sample.timestamp > MAX_TIMESTAMP:
         return f"timestamp {sample.timestamp:.3f} in the future (now {now:.3f})"
     return None
+
+
+def _held(recent: Sequence[Sample], name: str, value: float, limits) -> bool:
+    """Whether the last `step_confirm_samples` samples read already showed `value`'s level: then
+    a step away from the last accepted sample is real, not a spike. The reference stays the last
+    accepted sample (one spike does not move it), yet a lasting step cannot be quarantined forever."""
+    held = list(recent)[-limits.step_confirm_samples:]
+    return len(held) == limits.step_confirm_samples and all(
+        isinstance(level := getattr(s, name), (int, float)) and abs(level - value) <= limits.max_step_w for s in held)
+
+
+def next_state(state: MeterState, sample: Sample, limits, now: float, recent: deque[Sample],
+               unknown_soc: int) -> MeterState | str:
+    """The meter's state after `sample`, or why it is rejected; `sample` joins `recent` (a deque of
+    maxlen `limits.step_confirm_samples`, kept by the caller for each meter) either way."""
+    reason = rejection(sample, state, limits, now, recent)
+    recent.append(sample)
+    return reason if reason is not None else advance(state, sample, limits.max_gap_s, unknown_soc)
 
 
 def advance(state: MeterState, sample: Sample, max_gap_s: float, unknown_soc: int) -> MeterState:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 
 from daisee.chain import Community, Transactor
 from daisee.keys import load_signer
 from oracle.clock import Clock, SystemClock
 from oracle.drivers import Driver, DriverUnavailable, make_driver
 from oracle.health import MetricsServer, write_health
-from oracle.readings import MeterState, advance, reading_of, rejection
+from oracle.readings import MeterState, next_state, reading_of
 from oracle.settings import OracleSettings
 from oracle.store import Store
 from oracle.submitter import Submitter
@@ -35,6 +36,9 @@ class Oracle:
         self.store = Store(settings.database)
         self.meters = {m.meter_id: m for m in settings.meters}
         self.drivers = drivers or {m.meter_id: make_driver(m.driver, self.clock) for m in settings.meters}
+        # Samples read last, accepted or not, per meter: they confirm a lasting power step (in memory:
+        # after a restart a step is confirmed again by the next samples).
+        self.recent = {m.meter_id: deque(maxlen=m.limits.step_confirm_samples) for m in settings.meters}
         self.transactor = Transactor(self.community, account, receipt_timeout=settings.chain.request_timeout)
         self.submitter = Submitter(self.store, self.community, self.transactor, settings.batch, settings.retry,
                                    self.clock)
@@ -64,23 +68,26 @@ class Oracle:
         meter = self.meters[meter_id]
         try:
             state = self._state(meter_id)
+        except Exception as exc:  # chain unreachable on first start: try again next tick
+            log.warning("meter %d: cannot load its state: %s", meter_id, exc)
+            return str(exc)
+        try:
             sample = self.drivers[meter_id].read()
         except DriverUnavailable as exc:
             log.warning("meter %d: no sample: %s", meter_id, exc)
             return str(exc)
-        except Exception as exc:  # chain unreachable on first start: try again next tick
-            log.warning("meter %d: cannot load its state: %s", meter_id, exc)
-            return str(exc)
+        except Exception as exc:  # a driver bug: the other meters of a gateway keep being read
+            log.exception("meter %d: driver failed", meter_id)
+            return f"driver failed: {type(exc).__name__}: {exc}"
         now = self.clock.now()
-        reason = rejection(sample, state, meter.limits, now)
-        if reason is not None:
-            log.warning("meter %d: sample rejected, quarantined: %s", meter_id, reason)
-            self.store.quarantine(meter_id, sample, reason, now)
-            return reason
-        if state.produced_w is not None and sample.timestamp - state.timestamp > meter.limits.max_gap_s:
+        outcome = next_state(state, sample, meter.limits, now, self.recent[meter_id], meter.unknown_soc_permille)
+        if isinstance(outcome, str):
+            log.warning("meter %d: sample rejected, quarantined: %s", meter_id, outcome)
+            self.store.quarantine(meter_id, sample, outcome, now)
+        elif state.produced_w is not None and sample.timestamp - state.timestamp > meter.limits.max_gap_s:
             log.warning("meter %d: %.0f s without samples, energy of the gap not counted", meter_id,
                         sample.timestamp - state.timestamp)
-        return advance(state, sample, meter.limits.max_gap_s, meter.unknown_soc_permille)
+        return outcome
 
     def sample_once(self) -> dict[int, str | None]:
         """Sample every meter and queue the readings (one commit); returns each meter's rejection

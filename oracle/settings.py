@@ -24,7 +24,12 @@ class BatterySettings(_Strict):
 
     source: Literal["none", "fuel_gauge", "voltage_curve"] = "none"
     # (volts, permille) points, any order; linear interpolation, clamped at the ends.
-    curve: list[tuple[float, int]] = [(11.8, 0), (12.2, 250), (12.5, 500), (12.8, 800), (13.0, 1000)]
+    curve: list[tuple[float, int]] = Field([(11.8, 0), (12.2, 250), (12.5, 500), (12.8, 800), (13.0, 1000)],
+                                           min_length=1)
+    # Within this many volts beyond the curve's ends a voltage is clamped to them (a lead-acid
+    # battery reads ~14.4 V while charging, ~11 V under load); farther, at or below 0 V or not a
+    # number, it is a wiring fault: the sample is quarantined, it never gives a SoC.
+    margin_v: float = Field(2.0, ge=0)
 
 
 class SimulatedDriver(_Strict):
@@ -85,7 +90,8 @@ class Limits(_Strict):
     """Physical plausibility of a sample; anything outside goes to quarantine."""
 
     max_power_w: float = Field(20_000.0, gt=0)  # a household connection is < 12 kVA
-    max_step_w: float = Field(15_000.0, gt=0)  # change between consecutive samples
+    max_step_w: float = Field(15_000.0, gt=0)  # change from the last accepted sample...
+    step_confirm_samples: int = Field(1, ge=1, le=60)  # ...unless held by this many samples read just before
     max_future_s: float = Field(5.0, ge=0)  # sample timestamp ahead of the oracle clock
     max_gap_s: float = Field(900.0, gt=0)  # longer outages are not integrated at the last power
 

@@ -10,16 +10,23 @@ from oracle.clock import Clock
 
 @dataclass(frozen=True)
 class Sample:
-    """Mean power since the previous sample, at `timestamp` (UTC unix seconds)."""
+    """Mean power since the previous sample, at `timestamp` (UTC unix seconds). `fault` says why a
+    value the meter did give is implausible (e.g. its battery voltage): the validator rejects the
+    whole sample with that reason, so it is quarantined rather than half used."""
 
     timestamp: float
     produced_w: float
     consumed_w: float
     soc_permille: int | None = None
+    fault: str | None = None
 
 
 class DriverUnavailable(Exception):
     """The meter could not be read this time (unplugged, no data yet, base unreachable)."""
+
+
+class BadAnswer(DriverUnavailable):
+    """The meter answered, but not what its protocol says (malformed body, wrong types)."""
 
 
 class Driver(Protocol):

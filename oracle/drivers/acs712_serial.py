@@ -5,10 +5,12 @@ Frame (ASCII, one per line, NMEA-style checksum):
 
     $DAISEE,<millis>,<produced_w>,<consumed_w>,<battery_v>*<XX>\\r\\n
 
-`XX` is the XOR of every byte between `$` and `*`, in two hex digits; `battery_v` may be empty
-when no battery is wired. Frames failing the checksum, partial lines and garbage are skipped, and
-an unplugged Arduino makes the read fail (DriverUnavailable) until it comes back: the port is
-reopened on the next read.
+`XX` is the XOR of every byte between `$` and `*`, in two hex digits; `battery_v` is empty when
+no divider is wired (then set `battery.source: none`: with a voltage curve, a frame without a
+voltage is a fault and its sample is quarantined). Frames failing the checksum, partial lines and
+garbage are skipped (counted in the log: they are line noise, and an intact frame is checksummed,
+so skipping one never skews the mean of the others), and an unplugged Arduino makes the read fail
+(DriverUnavailable) until it comes back: the port is reopened on the next read.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from oracle.battery import soc_from_voltage
+from oracle.battery import battery_soc
 from oracle.clock import Clock
 from oracle.drivers import DriverUnavailable, Sample
 
@@ -58,10 +60,15 @@ def parse_frame(line: bytes) -> Frame | None:
     return Frame(millis, produced, consumed, battery)
 
 
+def frame_line(body: str) -> bytes:
+    """`body` framed as the sketch does: `$`, body, `*`, checksum, CRLF."""
+    return f"${body}*{checksum(body.encode())}\r\n".encode()
+
+
 def format_frame(millis: int, produced_w: float, consumed_w: float, battery_v: float | None) -> bytes:
     """The sketch's output for these values (used by tests and the bench)."""
-    body = f"DAISEE,{millis},{produced_w:.1f},{consumed_w:.1f},{'' if battery_v is None else f'{battery_v:.2f}'}"
-    return f"${body}*{checksum(body.encode())}\r\n".encode()
+    battery = "" if battery_v is None else f"{battery_v:.2f}"
+    return frame_line(f"DAISEE,{millis},{produced_w:.1f},{consumed_w:.1f},{battery}")
 
 
 class Acs712SerialMeter:
@@ -85,24 +92,24 @@ class Acs712SerialMeter:
         self.buffer += data
         *lines, self.buffer = self.buffer.split(b"\n")
         if len(self.buffer) > MAX_LINE:
+            lines.append(self.buffer)  # line noise: reported as a skipped line, never dropped unseen
             self.buffer = b""
         return lines
 
-    def _frames(self) -> list[Frame]:
-        """Every valid frame waiting, or the first one to arrive within read_timeout."""
+    def _frames(self) -> tuple[list[Frame], str]:
+        """Every valid frame waiting, or the first one to arrive within read_timeout; and what was
+        skipped on the way ("" if nothing)."""
         frames: list[Frame] = []
+        skipped, first = 0, b""
         deadline = time.monotonic() + self.s.read_timeout
-        while True:
+        while not (frames and not self.port.in_waiting) and time.monotonic() <= deadline:
             for line in self._lines():
                 frame = parse_frame(line)
-                if frame is None:
-                    log.debug("skipped serial line %r", line[:MAX_LINE])
-                else:
+                if frame is not None:
                     frames.append(frame)  # implausible values are the validator's to reject, with a reason
-            if frames and not self.port.in_waiting:
-                return frames
-            if time.monotonic() > deadline:
-                return frames
+                elif line.strip():
+                    skipped, first = skipped + 1, first or line[:MAX_LINE]
+        return frames, f"{skipped} line(s) skipped, not intact frames, first {first!r}" if skipped else ""
 
     def read(self) -> Sample:
         import serial  # noqa: PLC0415
@@ -110,19 +117,20 @@ class Acs712SerialMeter:
         if self.port is None:
             self._open()
         try:
-            frames = self._frames()
+            frames, skipped = self._frames()
         except (serial.SerialException, OSError) as exc:
             self.close()
             raise DriverUnavailable(f"serial meter lost on {self.s.port}: {exc}") from exc
         if not frames:
-            raise DriverUnavailable(f"no valid frame from {self.s.port} within {self.s.read_timeout} s")
+            raise DriverUnavailable(f"no valid frame from {self.s.port} within {self.s.read_timeout} s"
+                                    + (f" ({skipped})" if skipped else ""))
+        if skipped:
+            log.info("serial meter %s: %s", self.s.port, skipped)
         # Frames are 1 s means; their mean is the mean power since the previous sample.
         produced = sum(f.produced_w for f in frames) / len(frames)
         consumed = sum(f.consumed_w for f in frames) / len(frames)
-        soc = None
-        if self.s.battery.source == "voltage_curve" and frames[-1].battery_v is not None:
-            soc = soc_from_voltage(self.s.battery.curve, frames[-1].battery_v)
-        return Sample(self.clock.now(), produced, consumed, soc)
+        soc, fault = battery_soc(self.s.battery, frames[-1].battery_v)
+        return Sample(self.clock.now(), produced, consumed, soc, fault)
 
     def close(self) -> None:
         if self.port is not None:

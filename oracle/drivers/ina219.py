@@ -3,7 +3,7 @@ The library is imported only when this driver is chosen (`pip install .[pi]`); t
 stand-in for the chip class, never for this code."""
 from __future__ import annotations
 
-from oracle.battery import soc_from_voltage
+from oracle.battery import battery_soc
 from oracle.clock import Clock
 from oracle.drivers import DriverUnavailable, Sample
 
@@ -33,12 +33,12 @@ class Ina219Meter:
     def read(self) -> Sample:
         try:
             watts = {side: chip.power() / 1000.0 for side, chip in self.chips.items()}  # library gives mW
-            soc = None
-            if self.s.battery.source == "voltage_curve" and self.s.battery_sensor in self.chips:
-                soc = soc_from_voltage(self.s.battery.curve, self.chips[self.s.battery_sensor].voltage())
+            chip = self.chips.get(self.s.battery_sensor)
+            volts = chip.voltage() if chip is not None and self.s.battery.source == "voltage_curve" else None
         except OSError as exc:  # I2C bus errors (sensor unplugged, bad contact)
             raise DriverUnavailable(f"INA219 read failed: {exc}") from exc
-        return Sample(self.clock.now(), watts.get("produced", 0.0), watts.get("consumed", 0.0), soc)
+        soc, fault = battery_soc(self.s.battery, volts)
+        return Sample(self.clock.now(), watts.get("produced", 0.0), watts.get("consumed", 0.0), soc, fault)
 
     def close(self) -> None:
         pass

@@ -8,6 +8,7 @@ from the seller (all of it metered as consumed) and a seller supplying someone d
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import random
@@ -17,6 +18,7 @@ from pathlib import Path
 from oracle.clock import Clock
 from oracle.drivers import Sample
 
+log = logging.getLogger(__name__)
 BATTERY = struct.Struct("<dd")  # (state of charge in Wh, time of the last sample)
 
 
@@ -118,8 +120,15 @@ class SimulatedMeter:
             return
         self._battery_fd = os.open(self.s.battery_state_file, os.O_RDWR | os.O_CREAT, 0o644)
         saved = os.pread(self._battery_fd, BATTERY.size, 0)
-        if len(saved) == BATTERY.size:  # else new (or torn): start from initial_soc_permille
-            self.soc_wh, self.last_t = BATTERY.unpack(saved)
+        if len(saved) != BATTERY.size:  # new (or torn): start from initial_soc_permille
+            return
+        soc_wh, last_t = BATTERY.unpack(saved)
+        # A garbled file must not become a charge: NaN would be clamped to an empty battery.
+        if math.isfinite(last_t) and math.isfinite(soc_wh) and 0 <= soc_wh <= self.s.battery_wh:
+            self.soc_wh, self.last_t = soc_wh, last_t
+        else:
+            log.warning("simulated battery %s holds %r Wh at %r: implausible, starting from %d permille",
+                        self.s.battery_state_file, soc_wh, last_t, self.s.initial_soc_permille)
 
     def close(self) -> None:
         if self._battery_fd is not None:

@@ -2,6 +2,8 @@
 meters on the session anvil, and oracles built on them with a manual clock."""
 from __future__ import annotations
 
+import os
+
 import pytest
 import yaml
 from eth_account import Account
@@ -12,6 +14,7 @@ from oracle.clock import ManualClock
 from oracle.drivers import Sample
 from oracle.service import Oracle
 from oracle.settings import OracleSettings
+from tests.oracle.inputs import LOGIN, PASSWORD, Arduino, Base
 from tests.support.anvil import CommunityAdmin
 from tests.support.scenario import funded_account
 
@@ -128,3 +131,28 @@ def chain_readings(community: Community, meter_id: int) -> list[tuple]:
 
 def local_readings(oracle: Oracle, meter_id: int) -> list[tuple]:
     return [r.as_tuple()[1:] for r in oracle.store.readings(meter_id)]
+
+
+@pytest.fixture
+def base():
+    """A CitizenWatt base on loopback (tests.oracle.inputs.Base)."""
+    server = Base()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def credentials(monkeypatch):
+    monkeypatch.setenv("CITIZENWATT_LOGIN", LOGIN)
+    monkeypatch.setenv("CITIZENWATT_PASSWORD", PASSWORD)
+
+
+@pytest.fixture
+def arduino(tmp_path):
+    """An Arduino at the end of a pty, as `tmp_path/ttyDAISEE`."""
+    device = Arduino(tmp_path / "ttyDAISEE")
+    yield device
+    try:
+        os.close(device.master)
+    except OSError:  # unplugged by the test
+        pass

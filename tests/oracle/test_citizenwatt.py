@@ -1,85 +1,40 @@
-"""The CitizenWatt driver against a real HTTP server on loopback speaking the base's API."""
+"""The CitizenWatt driver against a real HTTP server on loopback speaking the base's API, and
+answering slowly or wrongly (the whole corpus of bad answers runs through a gateway in test_inputs)."""
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+import time
 
 import pytest
 
 from oracle.clock import ManualClock
-from oracle.drivers import DriverUnavailable
+from oracle.drivers import BadAnswer, DriverUnavailable
 from oracle.drivers.citizenwatt import CitizenWattMeter, load_credentials
 from oracle.settings import CitizenWattDriver
+from tests.oracle.inputs import BASE_TIME, CITIZENWATT_CORPUS, Raw, http_answer
 
-BASE_TIME = 1_700_000_000.0
-# sensor -> [(timestamp, watts)]
-MEASURES = {1: [(BASE_TIME - 50, 300.0), (BASE_TIME - 30, 500.0), (BASE_TIME - 100, 9999.0)],
-            2: [(BASE_TIME - 20, 1200.0)]}
-
-
-class CitizenWattBase(BaseHTTPRequestHandler):
-    def do_POST(self):
-        form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
-        if form.get("login") != ["alice"] or form.get("password") != ["s3cret"]:
-            self.send_error(403, "Access forbidden")
-            return
-        parts = self.path.strip("/").split("/")
-        if parts == ["api", "time"]:
-            data = BASE_TIME
-        elif len(parts) == 7 and parts[2:5] == ["get", "watts", "by_time"]:
-            t1, t2 = float(parts[5]), float(parts[6])
-            rows = [{"id": i, "sensor_id": int(parts[1]), "timestamp": t, "value": w}
-                    for i, (t, w) in enumerate(MEASURES.get(int(parts[1]), [])) if t1 <= t < t2]
-            data = rows or None
-        else:
-            self.send_error(404)
-            return
-        body = json.dumps({"data": data, "rate": "day"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+DRIPPED = {case: (endpoint, raw) for case, endpoint, raw, _ in CITIZENWATT_CORPUS
+           if case in ("drip-body", "drip-headers", "never-ends")}
 
 
-@pytest.fixture(scope="module")
-def base_url():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), CitizenWattBase)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+def driver(base, timeout=2.0, **kw):
+    return CitizenWattMeter(CitizenWattDriver(base_url=base.url, timeout=timeout, **kw), ManualClock())
 
 
-@pytest.fixture
-def credentials(monkeypatch):
-    monkeypatch.setenv("CITIZENWATT_LOGIN", "alice")
-    monkeypatch.setenv("CITIZENWATT_PASSWORD", "s3cret")
+def test_power_is_the_mean_of_the_measures_since_last_read(base, credentials):
+    sample = driver(base, produced_sensor=2, consumed_sensor=1).read()
+    assert (sample.produced_w, sample.consumed_w) == (1200.0, 400.0)  # not the 9999 W measured before
 
 
-def driver(base_url, **kw):
-    return CitizenWattMeter(CitizenWattDriver(base_url=base_url, timeout=2, **kw), ManualClock())
-
-
-def test_power_is_the_mean_of_the_measures_since_last_read(base_url, credentials):
-    sample = driver(base_url, produced_sensor=2, consumed_sensor=1).read()
-    assert (sample.produced_w, sample.consumed_w) == (1200.0, 400.0)
-
-
-def test_sensor_without_measures_is_unavailable(base_url, credentials):
+def test_sensor_without_measures_is_unavailable(base, credentials):
     with pytest.raises(DriverUnavailable, match="no measure"):
-        driver(base_url, consumed_sensor=3).read()
+        driver(base, consumed_sensor=3).read()
 
 
-def test_wrong_credentials_are_unavailable(base_url, monkeypatch):
+def test_wrong_credentials_are_unavailable(base, monkeypatch):
     monkeypatch.setenv("CITIZENWATT_LOGIN", "mallory")
     monkeypatch.setenv("CITIZENWATT_PASSWORD", "guess")
-    with pytest.raises(DriverUnavailable, match="403"):
-        driver(base_url).read()
+    with pytest.raises(DriverUnavailable, match="HTTP 403"):
+        driver(base).read()
 
 
 def test_credentials_file_readable_by_others_is_refused(tmp_path, monkeypatch):
@@ -89,3 +44,39 @@ def test_credentials_file_readable_by_others_is_refused(tmp_path, monkeypatch):
     secret.chmod(0o644)
     with pytest.raises(PermissionError, match="chmod 600"):
         load_credentials(secret)
+
+
+def test_malformed_measure_fails_the_whole_read_as_a_bad_answer(base, credentials):
+    base.answers["watts"] = Raw.answer([{"value": 300}, {"value": 500}, {"value": "abc"}])
+    with pytest.raises(BadAnswer, match="measure 2 value is 'abc'"):
+        driver(base).read()
+
+
+@pytest.mark.parametrize("case", DRIPPED)
+def test_dripped_answer_fails_at_the_deadline(base, credentials, case):
+    """A byte every 0.05 s: no socket read ever waits the 0.5 s timeout, the whole call does."""
+    endpoint, raw = DRIPPED[case]
+    base.answers[endpoint] = raw
+    meter = driver(base, timeout=0.5)
+    start = time.monotonic()
+    with pytest.raises(DriverUnavailable, match=r"no complete answer within 0\.5 s"):
+        meter.read()
+    assert 0.5 <= time.monotonic() - start < 0.5 + 0.25
+    base.answers.clear()
+    assert meter.read().consumed_w > 0  # nothing left stuck: the next read is a normal one
+
+
+def test_slow_answer_within_the_timeout_is_read(base, credentials):
+    """The dripped answer above is a valid one: given time, it is read (it is the deadline that failed it)."""
+    head, body = http_answer(BASE_TIME)
+    base.answers["time"] = Raw(head, body, drip=0.02)
+    start = time.monotonic()
+    assert driver(base, timeout=5).read().consumed_w == 400.0
+    assert time.monotonic() - start >= (len(body) - 1) * 0.02  # the last byte leaves after len - 1 drips
+
+
+def test_base_clock_going_back_reads_its_last_minute(base, credentials):
+    meter = driver(base)
+    meter.read()
+    base.server.now = BASE_TIME - 3600  # e.g. the base's clock corrected by NTP
+    assert meter.read().consumed_w == 400.0  # not "no measure" until the base's clock catches up

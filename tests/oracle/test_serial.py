@@ -2,7 +2,7 @@
 a bad-frame corpus, partial lines, garbage, and the Arduino being unplugged and plugged back."""
 from __future__ import annotations
 
-import os
+import logging
 import time
 
 import pytest
@@ -33,39 +33,6 @@ def test_bad_frame_is_skipped(line):
 def test_good_frame_is_parsed():
     frame = parse_frame(GOOD)
     assert (frame.millis, frame.produced_w, frame.consumed_w, frame.battery_v) == (1000, 812.5, 230.1, 12.5)
-
-
-class Arduino:
-    """The far end of a pty, reached through a stable symlink as udev would provide."""
-
-    def __init__(self, link):
-        self.link = link
-        self.plug()
-
-    def plug(self):
-        self.master, slave = os.openpty()
-        self.slave_path = os.ttyname(slave)
-        os.close(slave)
-        if self.link.is_symlink():
-            self.link.unlink()
-        self.link.symlink_to(self.slave_path)
-
-    def unplug(self):
-        os.close(self.master)
-        self.link.unlink()
-
-    def write(self, data: bytes):
-        os.write(self.master, data)
-
-
-@pytest.fixture
-def arduino(tmp_path):
-    device = Arduino(tmp_path / "ttyDAISEE")
-    yield device
-    try:
-        os.close(device.master)
-    except OSError:
-        pass
 
 
 @pytest.fixture
@@ -113,3 +80,18 @@ def test_unplugged_arduino_is_unavailable_then_read_again_when_back(meter, ardui
     arduino.plug()
     open_and_feed(meter, arduino, format_frame(5, 700, 70, None))  # the port is reopened (and flushed)
     assert meter.read().produced_w == 700.0
+
+
+def test_skipped_lines_are_logged_with_the_first_of_them(meter, arduino, caplog):
+    open_and_feed(meter, arduino, b"\xffnoise\r\n" + GOOD.replace(b"812.5", b"813.5") + format_frame(6, 800, 80, 12.5))
+    with caplog.at_level(logging.INFO, logger="oracle.drivers.acs712_serial"):
+        assert meter.read().produced_w == 800.0
+    assert "2 line(s) skipped, not intact frames, first b'\\xffnoise" in caplog.text
+
+
+def test_implausible_battery_voltage_is_a_fault_never_a_soc(meter, arduino):
+    """A broken divider wire reads 0 V: clamped, it would be SoC 0 and make the contract buy."""
+    open_and_feed(meter, arduino, format_frame(7, 100, 50, 0.0))
+    sample = meter.read()
+    assert (sample.soc_permille, sample.produced_w) == (None, 100.0)
+    assert "battery voltage 0.0 V implausible" in sample.fault

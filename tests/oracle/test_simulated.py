@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from daisee.files import write_atomic
 from oracle.clock import ManualClock
-from oracle.drivers.simulated import SimulatedMeter, relay_supply
+from oracle.drivers.simulated import BATTERY, SimulatedMeter, relay_supply
 from oracle.settings import SimulatedDriver
 
 NOON_UTC = 1_700_049_600.0  # 2023-11-15 12:00 UTC
@@ -91,3 +93,13 @@ def test_every_relay_switch_is_seen_at_the_next_sample(tmp_path):
         write_atomic(board, json.dumps({"supply": {"0x" + "d" * 40: {"source": "seller", "seller": seller}}}))
         assert relay_supply(board, SELLER) == ("own", seller == SELLER)
         m.read()
+
+
+@pytest.mark.parametrize("saved_wh", [float("nan"), float("-inf"), -1e9, 1e12])
+def test_garbled_battery_file_restarts_from_the_initial_charge_not_an_empty_battery(tmp_path, saved_wh, caplog):
+    """A NaN charge was clamped to an empty battery: SoC 0, which makes the contract buy energy."""
+    saved = tmp_path / "battery.bin"
+    saved.write_bytes(BATTERY.pack(saved_wh, MIDNIGHT_UTC - 5))
+    restarted = meter(MIDNIGHT_UTC, profile="consumer", battery_state_file=saved)
+    assert restarted.read().soc_permille == meter(MIDNIGHT_UTC, profile="consumer").read().soc_permille == 600
+    assert "implausible, starting from 600 permille" in caplog.text
