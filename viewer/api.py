@@ -3,7 +3,8 @@
 Access layers: public endpoints give community aggregates and a pseudonymised feed (no addresses,
 no token amounts: the chain is public, but the viewer does not make profiling members its front
 page); member endpoints need a bearer token from /api/auth/verify and show only the caller's own
-meters and bills; operators (OPERATOR_ROLE in the contract) see every member. No write endpoints.
+meters and bills; operators (OPERATOR_ROLE in the contract) see every member and the events the
+indexer skipped as poison. No write endpoints.
 """
 from __future__ import annotations
 
@@ -167,6 +168,21 @@ class Usage(BaseModel):
     delivered_wh: int
 
 
+class PoisonEvent(BaseModel):
+    """An event the indexer could not store and skipped."""
+
+    block_number: int
+    log_index: int
+    tx_hash: str | None
+    name: str | None
+    args: str | None = Field(description="the decoded event args as JSON text")
+    error: str | None
+
+
+class PoisonPage(Page):
+    items: list[PoisonEvent]
+
+
 class Challenge(BaseModel):
     address: str
     message: str
@@ -205,6 +221,16 @@ def viewer_session(request: Request, creds: Annotated[HTTPAuthorizationCredentia
 
 
 Viewer = Annotated[Session, Depends(viewer_session)]
+
+
+def operator_session(session: Viewer) -> Session:
+    """A signed-in operator, or 403."""
+    if not session.operator:
+        raise HTTPException(403, "operators only")
+    return session
+
+
+Operator = Annotated[Session, Depends(operator_session)]
 
 
 def checksum(address: str | None) -> str | None:
@@ -390,6 +416,15 @@ def create_app(store: Store, auth: Authenticator, poll_interval: float = 0.5, li
     def usage(session: Viewer) -> list[dict]:
         """Purchased vs consumed per member: all for operators, one's own row for members."""
         return store.usage(None if session.operator else session.address)
+
+    # ------------------------------------------------------------------ operators only
+
+    @app.get("/api/operator/poison", response_model=PoisonPage, tags=["operators"])
+    def poison(session: Operator, limit: Limit = 50, offset: Offset = 0) -> PoisonPage:
+        """Events the indexer could not store (their values or fields were unusable) and skipped, newest
+        first: each is logged once and indexing went on past it."""
+        total, rows = store.poison_events(limit, offset)
+        return PoisonPage(total=total, limit=limit, offset=offset, items=rows)
 
     return app
 

@@ -1,6 +1,8 @@
 """Follows the chain into the store: block ranges from the cursor to head - confirmations,
 each range written with its cursor in one transaction; short reorgs are detected from the
-remembered block hashes and repaired by rolling back to the fork point and indexing again."""
+remembered block hashes and repaired by rolling back to the fork point and indexing again. An event
+the store cannot write is recorded as poison (operator endpoint /api/operator/poison) and skipped:
+no event can hold the cursor back."""
 from __future__ import annotations
 
 import logging
@@ -56,7 +58,9 @@ class Indexer:
             number: self.w3.eth.get_block(number)["timestamp"]
             for number in sorted({e.block_number for e in events if e.name in TIMED_EVENTS})
         }
-        self.store.apply(events, end, hashes, timestamps, keep_blocks=self.reorg_depth)
+        for p in self.store.apply(events, end, hashes, timestamps, keep_blocks=self.reorg_depth):
+            log.error("skipped poison event %s at block %s log %s (tx %s), recorded for operators: %s",
+                      p["name"], p["block_number"], p["log_index"], p["tx_hash"], p["error"])
         return end - cursor
 
     def catch_up(self) -> None:

@@ -1,12 +1,18 @@
 """SQLite (WAL) store of the indexed events: the only place that knows the schema.
 
-Token amounts are uint256 and overflow SQLite's 64-bit integers, so they are stored as decimal
-text and summed with the `bigsum` aggregate (Python ints). Energy counters (uint64 Wh) and ids
-fit in INTEGER. Each indexed range is written with its cursor in one transaction, so a crash
-never leaves half a range; `rollback(fork)` undoes everything above a reorg's fork point.
+Token amounts (uint256) and energy quantities (uint64 meter counters and their deltas, uint256 Wh of
+purchases) can exceed SQLite's signed 64-bit INTEGER, so they are stored as decimal text and summed
+with the `bigsum` aggregate (Python ints): SQLite's SUM would also fail on values that each fit.
+The store hands Wh out as ints and token amounts as decimal strings. Ids, sequence numbers,
+timestamps and blocks (uint32/uint40) stay INTEGER. Each indexed range is written with its cursor
+in one transaction, so a crash never leaves half a range; an event that cannot be written is
+recorded in `poison_events` and skipped, so no event stops indexing; `rollback(fork)` undoes
+everything above a reorg's fork point.
 """
 from __future__ import annotations
 
+import json
+import operator
 import sqlite3
 import threading
 from pathlib import Path
@@ -14,6 +20,9 @@ from typing import Any, Iterable
 
 from daisee.chain import ChainEvent
 
+# Bumped when the layout changes: the store only mirrors the chain, so an older one is dropped and
+# indexed again (version 2: Wh as decimal text, poison_events).
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
@@ -26,17 +35,17 @@ CREATE TABLE IF NOT EXISTS oracle_changes (
     PRIMARY KEY (block_number, log_index));
 CREATE TABLE IF NOT EXISTS readings (
     meter_id INTEGER NOT NULL, seq INTEGER NOT NULL, timestamp INTEGER NOT NULL,
-    produced_wh INTEGER NOT NULL, consumed_wh INTEGER NOT NULL, soc_permille INTEGER NOT NULL,
-    produced_delta INTEGER NOT NULL, consumed_delta INTEGER NOT NULL, block_number INTEGER NOT NULL,
+    produced_wh TEXT NOT NULL, consumed_wh TEXT NOT NULL, soc_permille INTEGER NOT NULL,
+    produced_delta TEXT NOT NULL, consumed_delta TEXT NOT NULL, block_number INTEGER NOT NULL,
     PRIMARY KEY (meter_id, seq)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS readings_time ON readings (timestamp);
 CREATE INDEX IF NOT EXISTS readings_meter_time ON readings (meter_id, timestamp);
 CREATE INDEX IF NOT EXISTS readings_block ON readings (block_number);
 CREATE TABLE IF NOT EXISTS purchases (
-    purchase_id INTEGER PRIMARY KEY, buyer TEXT NOT NULL, seller TEXT NOT NULL, wh INTEGER NOT NULL,
+    purchase_id INTEGER PRIMARY KEY, buyer TEXT NOT NULL, seller TEXT NOT NULL, wh TEXT NOT NULL,
     amount TEXT NOT NULL, channel INTEGER NOT NULL,
     block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, tx_hash TEXT NOT NULL, opened_at INTEGER,
-    delivered_wh INTEGER, paid TEXT, refunded TEXT, fee TEXT,
+    delivered_wh TEXT, paid TEXT, refunded TEXT, fee TEXT,
     settled_block INTEGER, settled_log_index INTEGER, settled_tx TEXT, settled_at INTEGER);
 CREATE INDEX IF NOT EXISTS purchases_buyer ON purchases (buyer, purchase_id);
 CREATE INDEX IF NOT EXISTS purchases_seller ON purchases (seller, purchase_id);
@@ -50,9 +59,15 @@ CREATE TABLE IF NOT EXISTS transfers (
     value TEXT NOT NULL, PRIMARY KEY (block_number, log_index));
 CREATE INDEX IF NOT EXISTS transfers_sender ON transfers (sender);
 CREATE INDEX IF NOT EXISTS transfers_recipient ON transfers (recipient);
+CREATE TABLE IF NOT EXISTS poison_events (
+    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, tx_hash TEXT, name TEXT, args TEXT, error TEXT,
+    PRIMARY KEY (block_number, log_index));
 """
 
 ZERO_ADDRESS = "0x" + "0" * 40
+# Result columns holding Wh (decimal text in SQLite), handed out as ints by `_rows`/`_one`.
+WH_COLUMNS = frozenset({"produced_wh", "consumed_wh", "produced_delta", "consumed_delta", "wh", "delivered_wh",
+                        "bought_wh", "sold_wh", "purchased_wh"})
 PURCHASE_COLUMNS = """purchase_id, buyer, seller, wh, amount, channel, block_number, tx_hash, opened_at,
     CASE WHEN settled_block IS NULL THEN 'open' ELSE 'settled' END AS status,
     delivered_wh, paid, refunded, fee, settled_block, settled_tx, settled_at"""
@@ -73,13 +88,32 @@ class BigSum:
         return str(self.total)
 
 
+def _decimal(value) -> str:
+    """A uint of any width as the decimal text of its column; anything but an integer is the event's
+    fault (str() would store "None" and break every later sum)."""
+    return str(operator.index(value))
+
+
+def _json_text(value) -> str:
+    """Args of a poison record as JSON: bytes (hashed indexed values) in hex, anything else by repr."""
+    return "0x" + bytes(value).hex() if isinstance(value, bytes) else repr(value)
+
+
+def _dict(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    for column in WH_COLUMNS.intersection(out):
+        if out[column] is not None:
+            out[column] = int(out[column])
+    return out
+
+
 class Store:
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._cache: dict[str, tuple[int, Any]] = {}
-        self.db().executescript(SCHEMA)
+        self._migrate()
 
     # ------------------------------------------------------------------ connections
 
@@ -98,12 +132,27 @@ class Store:
     def connection(self):
         return _Transaction(self.db())
 
+    def _migrate(self) -> None:
+        """Create the schema, or replace a layout of another version (checked again under the write
+        lock: a `serve` and an `index` process may open the store at once)."""
+        if self.db().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
+        with self.connection() as db:
+            if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+                return
+            tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'")
+            for (table,) in tables.fetchall():
+                db.execute(f'DROP TABLE "{table}"')
+            for statement in SCHEMA.split(";"):  # executescript would commit the transaction first
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        return [dict(r) for r in self.db().execute(sql, tuple(params))]
+        return [_dict(r) for r in self.db().execute(sql, tuple(params))]
 
     def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
         row = self.db().execute(sql, tuple(params)).fetchone()
-        return dict(row) if row is not None else None
+        return _dict(row) if row is not None else None
 
     # ------------------------------------------------------------------ cursor and reorg bookkeeping
 
@@ -148,24 +197,27 @@ class Store:
         block_hashes: dict[int, str],
         timestamps: dict[int, int] | None = None,
         keep_blocks: int = 64,
-    ) -> None:
-        """Write one indexed range: its events, the hashes of its blocks, and the new cursor."""
+    ) -> list[dict[str, Any]]:
+        """Write one indexed range: its events, the hashes of its blocks, and the new cursor. An event
+        that cannot be written is recorded in `poison_events` instead (once, however often its range
+        is written); returns the poison records new to the store."""
         timestamps = timestamps or {}
         with self.connection() as db:
             writer = _EventWriter(db, timestamps)
-            for event in events:
-                writer.write(event)
+            poisoned = [record for event in events if (record := writer.write(event)) is not None]
             db.executemany("INSERT OR REPLACE INTO blocks (number, hash) VALUES (?, ?)", block_hashes.items())
             db.execute(
                 "DELETE FROM blocks WHERE number NOT IN (SELECT number FROM blocks ORDER BY number DESC LIMIT ?)",
                 (keep_blocks,),
             )
             self._set_cursor(db, cursor, changed=bool(events))
+        return poisoned
 
     def rollback(self, fork: int) -> None:
         """Forget everything above block `fork` (the last block still on the canonical chain)."""
         with self.connection() as db:
-            for table in ("meters", "oracle_changes", "readings", "purchases", "skips", "transfers", "blocks"):
+            for table in ("meters", "oracle_changes", "readings", "purchases", "skips", "transfers", "poison_events",
+                          "blocks"):
                 column = "number" if table == "blocks" else "block_number"
                 db.execute(f"DELETE FROM {table} WHERE {column} > ?", (fork,))
             db.execute("UPDATE meters SET deactivated_block = NULL WHERE deactivated_block > ?", (fork,))
@@ -213,8 +265,8 @@ class Store:
         if meter_id is not None:
             where, params = where + " AND meter_id = ?", params + [meter_id]
         return self._rows(
-            f"""SELECT (timestamp / ?) * ? AS t, SUM(produced_delta) AS produced_wh,
-                       SUM(consumed_delta) AS consumed_wh, CAST(ROUND(AVG(soc_permille)) AS INTEGER) AS soc_permille
+            f"""SELECT (timestamp / ?) * ? AS t, bigsum(produced_delta) AS produced_wh,
+                       bigsum(consumed_delta) AS consumed_wh, CAST(ROUND(AVG(soc_permille)) AS INTEGER) AS soc_permille
                 FROM readings {where} GROUP BY t ORDER BY t""",
             [bucket, bucket, *params],
         )
@@ -293,15 +345,15 @@ class Store:
             (address,),
         ) or {}
         bought = self._one(
-            """SELECT COUNT(*) AS purchases, COALESCE(SUM(wh), 0) AS bought_wh,
-                      COALESCE(SUM(delivered_wh), 0) AS delivered_wh, COALESCE(bigsum(amount), '0') AS spent,
+            """SELECT COUNT(*) AS purchases, COALESCE(bigsum(wh), '0') AS bought_wh,
+                      COALESCE(bigsum(delivered_wh), '0') AS delivered_wh, COALESCE(bigsum(amount), '0') AS spent,
                       COALESCE(bigsum(paid), '0') AS paid, COALESCE(bigsum(refunded), '0') AS refunded,
                       COALESCE(bigsum(fee), '0') AS fees
                FROM purchases WHERE buyer = ?""",
             (address,),
         )
         sold = self._one(
-            """SELECT COUNT(*) AS sales, COALESCE(SUM(delivered_wh), 0) AS sold_wh,
+            """SELECT COUNT(*) AS sales, COALESCE(bigsum(delivered_wh), '0') AS sold_wh,
                       COALESCE(bigsum(paid), '0') AS earned
                FROM purchases WHERE seller = ?""",
             (address,),
@@ -327,12 +379,12 @@ class Store:
     def _usage(self, buyer_filter: str, params: list | None = None) -> list[dict[str, Any]]:
         where = "WHERE m.owner = ?" if buyer_filter else ""
         return self._rows(
-            f"""SELECT m.meter_id, m.owner, m.kind, COALESCE(r.consumed_wh, 0) AS consumed_wh,
-                       COALESCE(p.purchased_wh, 0) AS purchased_wh, COALESCE(p.delivered_wh, 0) AS delivered_wh
+            f"""SELECT m.meter_id, m.owner, m.kind, COALESCE(r.consumed_wh, '0') AS consumed_wh,
+                       COALESCE(p.purchased_wh, '0') AS purchased_wh, COALESCE(p.delivered_wh, '0') AS delivered_wh
                 FROM meters m
                 LEFT JOIN readings r ON r.meter_id = m.meter_id
                      AND r.seq = (SELECT MAX(seq) FROM readings WHERE meter_id = m.meter_id)
-                LEFT JOIN (SELECT buyer, SUM(wh) AS purchased_wh, SUM(delivered_wh) AS delivered_wh
+                LEFT JOIN (SELECT buyer, bigsum(wh) AS purchased_wh, bigsum(delivered_wh) AS delivered_wh
                            FROM purchases {buyer_filter} GROUP BY buyer) p ON p.buyer = m.owner
                 {where} ORDER BY m.meter_id""",
             params or [],
@@ -343,38 +395,40 @@ class Store:
         return {**self._cached("totals", self._totals), "indexed_block": self.cursor()}
 
     def _totals(self) -> dict[str, Any]:
-        db = self.db()
-        meters = db.execute(
-            "SELECT COUNT(*), COUNT(DISTINCT owner), SUM(deactivated_block IS NULL) FROM meters"
-        ).fetchone()
-        energy = db.execute(
-            """SELECT COALESCE(SUM(produced_wh), 0), COALESCE(SUM(consumed_wh), 0), COUNT(*) FROM readings
-               WHERE (meter_id, seq) IN (SELECT meter_id, MAX(seq) FROM readings GROUP BY meter_id)"""
-        ).fetchone()
-        trade = db.execute(
-            """SELECT COUNT(*), SUM(settled_block IS NULL), COALESCE(SUM(wh), 0), COALESCE(SUM(delivered_wh), 0),
-                      COALESCE(bigsum(amount), '0'), COALESCE(bigsum(paid), '0'),
-                      COALESCE(bigsum(refunded), '0'), COALESCE(bigsum(fee), '0') FROM purchases"""
-        ).fetchone()
         return {
             "indexed_block": self.cursor(),
-            "meters": meters[0],
-            "members": meters[1],
-            "active_meters": meters[2] or 0,
-            "readings": db.execute("SELECT COUNT(*) FROM readings").fetchone()[0],
-            "produced_wh": energy[0],
-            "consumed_wh": energy[1],
-            "purchases": trade[0],
-            "open_purchases": trade[1] or 0,
-            "bought_wh": trade[2],
-            "delivered_wh": trade[3],
-            "volume": trade[4],
-            "paid": trade[5],
-            "refunded": trade[6],
-            "fees": trade[7],
-            "skipped": db.execute("SELECT COUNT(*) FROM skips").fetchone()[0],
+            **self._one(
+                """SELECT COUNT(*) AS meters, COUNT(DISTINCT owner) AS members,
+                          COALESCE(SUM(deactivated_block IS NULL), 0) AS active_meters FROM meters"""
+            ),
+            "readings": self.db().execute("SELECT COUNT(*) FROM readings").fetchone()[0],
+            **self._one(
+                """SELECT COALESCE(bigsum(produced_wh), '0') AS produced_wh,
+                          COALESCE(bigsum(consumed_wh), '0') AS consumed_wh FROM readings
+                   WHERE (meter_id, seq) IN (SELECT meter_id, MAX(seq) FROM readings GROUP BY meter_id)"""
+            ),
+            **self._one(
+                """SELECT COUNT(*) AS purchases, COALESCE(SUM(settled_block IS NULL), 0) AS open_purchases,
+                          COALESCE(bigsum(wh), '0') AS bought_wh, COALESCE(bigsum(delivered_wh), '0') AS delivered_wh,
+                          COALESCE(bigsum(amount), '0') AS volume, COALESCE(bigsum(paid), '0') AS paid,
+                          COALESCE(bigsum(refunded), '0') AS refunded, COALESCE(bigsum(fee), '0') AS fees
+                   FROM purchases"""
+            ),
+            "skipped": self.db().execute("SELECT COUNT(*) FROM skips").fetchone()[0],
             "token_supply": str(-int(self.balance(ZERO_ADDRESS))),  # minted - burnt
         }
+
+    # ------------------------------------------------------------------ queries: operators
+
+    def poison_events(self, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+        """Events the indexer could not write and skipped, newest first."""
+        total = self.db().execute("SELECT COUNT(*) FROM poison_events").fetchone()[0]
+        rows = self._rows(
+            """SELECT block_number, log_index, tx_hash, name, args, error FROM poison_events
+               ORDER BY block_number DESC, log_index DESC LIMIT ? OFFSET ?""",
+            (limit, offset),
+        )
+        return total, rows
 
 
 class _Transaction:
@@ -398,10 +452,31 @@ class _EventWriter:
         self.db, self.timestamps = db, timestamps
         self._counters: dict[int, tuple[int, int]] = {}
 
-    def write(self, e: ChainEvent) -> None:
+    def write(self, e: ChainEvent) -> dict[str, Any] | None:
+        """Writes `e`'s rows, or records it as poison: returns the poison record if new."""
         handler = getattr(self, f"_{e.name}", None)
-        if handler is not None:
+        if handler is None:
+            return None
+        self.db.execute("SAVEPOINT event")  # a failing handler leaves none of its rows
+        try:
             handler(e, e.args)
+            record = None
+        except sqlite3.OperationalError:
+            raise  # the database's trouble (locked, full, I/O), not the event's: the range is retried
+        except Exception as exc:  # noqa: BLE001 - whatever the event holds, indexing must go on
+            self.db.execute("ROLLBACK TO event")
+            record = {
+                "block_number": e.block_number, "log_index": e.log_index, "tx_hash": e.tx_hash, "name": e.name,
+                "args": json.dumps(e.args, default=_json_text), "error": f"{type(exc).__name__}: {exc}",
+            }
+            # keyed by chain position: writing the range again (after a crash) does not record it twice
+            if not self.db.execute(
+                """INSERT OR IGNORE INTO poison_events
+                   VALUES (:block_number, :log_index, :tx_hash, :name, :args, :error)""", record
+            ).rowcount:
+                record = None
+        self.db.execute("RELEASE event")
+        return record
 
     def _MeterRegistered(self, e: ChainEvent, a: dict) -> None:
         self.db.execute(
@@ -427,11 +502,12 @@ class _EventWriter:
                 (meter_id,),
             ).fetchone()
             # The first reading of a meter is its baseline: counters may start anywhere.
-            previous = (row[0], row[1]) if row else (a["producedWh"], a["consumedWh"])
+            previous = (int(row[0]), int(row[1])) if row else (a["producedWh"], a["consumedWh"])
         self.db.execute(
             "INSERT OR REPLACE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (meter_id, a["seq"], a["timestamp"], a["producedWh"], a["consumedWh"], a["socPermille"],
-             a["producedWh"] - previous[0], a["consumedWh"] - previous[1], e.block_number),
+            (meter_id, a["seq"], a["timestamp"], _decimal(a["producedWh"]), _decimal(a["consumedWh"]),
+             a["socPermille"], _decimal(a["producedWh"] - previous[0]), _decimal(a["consumedWh"] - previous[1]),
+             e.block_number),
         )
         self._counters[meter_id] = (a["producedWh"], a["consumedWh"])
 
@@ -439,16 +515,16 @@ class _EventWriter:
         self.db.execute(
             """INSERT OR REPLACE INTO purchases (purchase_id, buyer, seller, wh, amount, channel, block_number,
                    log_index, tx_hash, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (a["purchaseId"], a["buyer"], a["seller"], a["wh"], str(a["amount"]), a["channel"], e.block_number,
-             e.log_index, e.tx_hash, self.timestamps.get(e.block_number)),
+            (a["purchaseId"], a["buyer"], a["seller"], _decimal(a["wh"]), _decimal(a["amount"]), a["channel"],
+             e.block_number, e.log_index, e.tx_hash, self.timestamps.get(e.block_number)),
         )
 
     def _PurchaseSettled(self, e: ChainEvent, a: dict) -> None:
         self.db.execute(
             """UPDATE purchases SET delivered_wh = ?, paid = ?, refunded = ?, fee = ?, settled_block = ?,
                    settled_log_index = ?, settled_tx = ?, settled_at = ? WHERE purchase_id = ?""",
-            (a["deliveredWh"], str(a["paid"]), str(a["refunded"]), str(a["fee"]), e.block_number, e.log_index,
-             e.tx_hash, self.timestamps.get(e.block_number), a["purchaseId"]),
+            (_decimal(a["deliveredWh"]), _decimal(a["paid"]), _decimal(a["refunded"]), _decimal(a["fee"]),
+             e.block_number, e.log_index, e.tx_hash, self.timestamps.get(e.block_number), a["purchaseId"]),
         )
 
     def _PurchaseSkipped(self, e: ChainEvent, a: dict) -> None:
@@ -459,6 +535,6 @@ class _EventWriter:
     def _Transfer(self, e: ChainEvent, a: dict) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO transfers VALUES (?, ?, ?, ?, ?)",
-            (e.block_number, e.log_index, a["from"], a["to"], str(a["value"])),
+            (e.block_number, e.log_index, a["from"], a["to"], _decimal(a["value"])),
         )
 

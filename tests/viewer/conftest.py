@@ -87,6 +87,14 @@ def own_node(tmp_path_factory):
     node.stop(hard=True)
 
 
+@pytest.fixture
+def chain(own_node):
+    """The private node, the community on it and its operator."""
+    node, settings = own_node
+    community = Community.open(settings)
+    return node, community, CommunityAdmin(community)
+
+
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory, chain_settings, traded):
     """The real `daisee-viewer serve` app (indexer thread included) on a loopback port."""

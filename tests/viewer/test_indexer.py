@@ -1,20 +1,9 @@
 """The indexer against a real node: exact rows, resumability, confirmations and reorg repair."""
 from __future__ import annotations
 
-import pytest
-
-from daisee.chain import Community
-from tests.support.anvil import CommunityAdmin
 from tests.support.scenario import DELTA_WH, PRICE_PER_WH, trade
 from viewer.indexer import Indexer
 from viewer.store import Store
-
-
-@pytest.fixture
-def chain(own_node):
-    node, settings = own_node
-    community = Community.open(settings)
-    return node, community, CommunityAdmin(community)
 
 
 def test_settled_purchase_is_indexed_with_its_settlement(store, traded):
