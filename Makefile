@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)
 NODE_URL ?= http://127.0.0.1:8545
 ARGS ?=
 
-.PHONY: bootstrap demo test test-foundry deploy node node-stop bench clean
+.PHONY: bootstrap demo test test-foundry fuzz slither deploy node node-stop bench clean
 
 bootstrap:
 	@tools/bootstrap
@@ -17,9 +17,21 @@ bootstrap:
 demo: node
 	APE_FOUNDRY_HOST=$(NODE_URL) ape run demo $(ARGS)
 
-## All tests: contracts on the in-process chain, services and end-to-end against real anvil nodes.
+## All tests: the contracts' forge invariants (bounded profile) and slither first, quick and about the
+## contracts alone; then contracts on the in-process chain, services and end-to-end against real
+## anvil nodes. ARGS go to ape.
 test: bootstrap
+	tools/forge test
+	tools/slither-check
 	ape test tests $(ARGS)
+
+## The forge invariants searched deep (foundry.toml's `deep` profile), e.g. ARGS="--mt invariant_escrow".
+fuzz: bootstrap
+	FOUNDRY_PROFILE=deep tools/forge test $(ARGS)
+
+## Slither over the contracts; exits non-zero on any finding not excluded or accepted in tools/slither-check.
+slither: bootstrap
+	tools/slither-check
 
 ## The contract suite again on a real anvil. (Ape 0.8.51's --gas report crashes decoding views that
 ## return one struct, e.g. meter(): gas figures come from `make bench` / `python -m bench gas`.)
