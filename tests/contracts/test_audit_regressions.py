@@ -62,7 +62,7 @@ def test_a_gateway_batch_lands_whatever_its_members_set(exchange, token, admin, 
 
 @pytest.fixture
 def callback_exchange(project, admin, operator, fee_recipient):
-    cb = admin.deploy(project.CallbackToken)
+    cb = admin.deploy(project.CallbackToken, True)  # hooks that revert make the transfer revert
     ex = admin.deploy(project.EnergyExchange, cb, admin, ADMIN_DELAY, fee_recipient, FEE_BPS)
     ex.grantRole(ex.OPERATOR_ROLE(), operator, sender=admin)
     return cb, ex

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {TestBase} from "./Base.sol";
-import {CallbackToken, ITokenHooks} from "./mocks/CallbackToken.sol";
+import {CallbackToken, ITokenHooks} from "../../contracts/mocks/CallbackToken.sol";
 
 /// @notice Records the hooks it gets; refuses incoming tokens when told to.
 contract HookRecorder is ITokenHooks {

@@ -34,11 +34,13 @@ def dev_account(index: int):
 
 
 class AnvilNode:
-    def __init__(self, workdir: Path, port: int | None = None, block_time: float | None = None):
+    def __init__(self, workdir: Path, port: int | None = None, block_time: float | None = None,
+                 hardfork: str | None = None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.block_time = block_time
+        self.hardfork = hardfork  # e.g. "paris": a chain without Shanghai's PUSH0
         self.state = self.workdir / "anvil-state.json"
         self.proc: subprocess.Popen | None = None
 
@@ -51,6 +53,8 @@ class AnvilNode:
                "--accounts", "20", "--silent"]
         if self.block_time:
             cmd += ["--block-time", str(self.block_time)]
+        if self.hardfork:
+            cmd += ["--hardfork", self.hardfork]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 2}))
         deadline = time.monotonic() + 15
