@@ -18,8 +18,8 @@ log = logging.getLogger("daisee.viewer.indexer")
 
 # Events the viewer stores; other events (offers, rules, roles, approvals...) are skipped at the node.
 INDEXED_EVENTS = (
-    "MeterRegistered", "MeterOracleChanged", "MeterDeactivated", "MeterReading",
-    "BuyEnergy", "PurchaseSettled", "PurchaseSkipped", "Transfer",
+    "MeterRegistered", "MeterOracleChanged", "MeterDeactivated", "MeterReplaced", "MeterReading",
+    "BuyEnergy", "PurchaseSettled", "PurchaseSkipped", "Deposited", "Withdrawn", "Transfer",
 )
 # Blocks whose timestamp is fetched: those carrying events the live feed shows with a time.
 TIMED_EVENTS = {"BuyEnergy", "PurchaseSettled"}

@@ -21,8 +21,9 @@ from typing import Any, Iterable
 from daisee.chain import ChainEvent
 
 # Bumped when the layout changes: the store only mirrors the chain, so an older one is dropped and
-# indexed again (version 2: Wh as decimal text, poison_events).
-SCHEMA_VERSION = 2
+# indexed again (version 2: Wh as decimal text, poison_events; 3: members' balances in the exchange,
+# meter replacements).
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
@@ -59,6 +60,13 @@ CREATE TABLE IF NOT EXISTS transfers (
     value TEXT NOT NULL, PRIMARY KEY (block_number, log_index));
 CREATE INDEX IF NOT EXISTS transfers_sender ON transfers (sender);
 CREATE INDEX IF NOT EXISTS transfers_recipient ON transfers (recipient);
+CREATE TABLE IF NOT EXISTS balance_moves (
+    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, member TEXT NOT NULL, amount TEXT NOT NULL,
+    PRIMARY KEY (block_number, log_index));
+CREATE INDEX IF NOT EXISTS balance_moves_member ON balance_moves (member);
+CREATE TABLE IF NOT EXISTS replacements (
+    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, meter_id INTEGER NOT NULL,
+    PRIMARY KEY (block_number, log_index));
 CREATE TABLE IF NOT EXISTS poison_events (
     block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, tx_hash TEXT, name TEXT, args TEXT, error TEXT,
     PRIMARY KEY (block_number, log_index));
@@ -216,8 +224,8 @@ class Store:
     def rollback(self, fork: int) -> None:
         """Forget everything above block `fork` (the last block still on the canonical chain)."""
         with self.connection() as db:
-            for table in ("meters", "oracle_changes", "readings", "purchases", "skips", "transfers", "poison_events",
-                          "blocks"):
+            for table in ("meters", "oracle_changes", "readings", "purchases", "skips", "transfers", "balance_moves",
+                          "replacements", "poison_events", "blocks"):
                 column = "number" if table == "blocks" else "block_number"
                 db.execute(f"DELETE FROM {table} WHERE {column} > ?", (fork,))
             db.execute("UPDATE meters SET deactivated_block = NULL WHERE deactivated_block > ?", (fork,))
@@ -368,7 +376,15 @@ class Store:
             **bought,
             **sold,
             "token_balance": self.balance(address),
+            "exchange_balance": self.exchange_balance(address, bought, sold),
         }
+
+    def exchange_balance(self, address: str, bought: dict, sold: dict) -> str:
+        """The member's balance in the exchange: deposits - withdrawals (signed `balance_moves`),
+        minus what its purchases escrowed, plus their refunds and its sales' pay."""
+        moved = int(self.db().execute("SELECT COALESCE(bigsum(amount), '0') FROM balance_moves WHERE member = ?",
+                                      (address,)).fetchone()[0])
+        return str(moved - int(bought["spent"]) + int(bought["refunded"]) + int(sold["earned"]))
 
     def usage(self, owner: str | None = None) -> list[dict[str, Any]]:
         """The old page's "purchased vs consumed" table: per member, Wh consumed and Wh bought."""
@@ -451,6 +467,7 @@ class _EventWriter:
     def __init__(self, db: sqlite3.Connection, timestamps: dict[int, int]):
         self.db, self.timestamps = db, timestamps
         self._counters: dict[int, tuple[int, int]] = {}
+        self._epochs: dict[int, int] = {}
 
     def write(self, e: ChainEvent) -> dict[str, Any] | None:
         """Writes `e`'s rows, or records it as poison: returns the poison record if new."""
@@ -495,21 +512,34 @@ class _EventWriter:
 
     def _MeterReading(self, e: ChainEvent, a: dict) -> None:
         meter_id = a["meterId"]
+        # A replaced meter's seq restarts at 1: the store's seq carries the replacement count above
+        # bit 32, so a meter's readings stay unique and ordered across its physical meters.
+        epoch = self._epoch(meter_id)
+        seq = epoch << 32 | a["seq"]
         previous = self._counters.get(meter_id)
         if previous is None:
             row = self.db.execute(
-                "SELECT produced_wh, consumed_wh FROM readings WHERE meter_id = ? ORDER BY seq DESC LIMIT 1",
+                "SELECT produced_wh, consumed_wh, seq FROM readings WHERE meter_id = ? ORDER BY seq DESC LIMIT 1",
                 (meter_id,),
             ).fetchone()
-            # The first reading of a meter is its baseline: counters may start anywhere.
-            previous = (int(row[0]), int(row[1])) if row else (a["producedWh"], a["consumedWh"])
+            if row and row[2] >> 32 == epoch:
+                previous = (int(row[0]), int(row[1]))
+            else:  # a meter's first reading is its baseline (counters may start anywhere); a new one starts at 0
+                previous = (0, 0) if epoch else (a["producedWh"], a["consumedWh"])
         self.db.execute(
             "INSERT OR REPLACE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (meter_id, a["seq"], a["timestamp"], _decimal(a["producedWh"]), _decimal(a["consumedWh"]),
+            (meter_id, seq, a["timestamp"], _decimal(a["producedWh"]), _decimal(a["consumedWh"]),
              a["socPermille"], _decimal(a["producedWh"] - previous[0]), _decimal(a["consumedWh"] - previous[1]),
              e.block_number),
         )
         self._counters[meter_id] = (a["producedWh"], a["consumedWh"])
+
+    def _epoch(self, meter_id: int) -> int:
+        """How many times the meter was replaced so far."""
+        if meter_id not in self._epochs:
+            self._epochs[meter_id] = self.db.execute("SELECT COUNT(*) FROM replacements WHERE meter_id = ?",
+                                                     (meter_id,)).fetchone()[0]
+        return self._epochs[meter_id]
 
     def _BuyEnergy(self, e: ChainEvent, a: dict) -> None:
         self.db.execute(
@@ -531,6 +561,20 @@ class _EventWriter:
         self.db.execute(
             "INSERT OR REPLACE INTO skips VALUES (?, ?, ?, ?)", (e.block_number, e.log_index, a["buyer"], int(a["reason"]))
         )
+
+    def _MeterReplaced(self, e: ChainEvent, a: dict) -> None:
+        # The new physical meter counts from zero: the next reading's delta is measured from there.
+        self.db.execute("INSERT OR REPLACE INTO replacements VALUES (?, ?, ?)", (e.block_number, e.log_index, a["meterId"]))
+        self._epochs.pop(a["meterId"], None)
+        self._counters[a["meterId"]] = (0, 0)
+
+    def _Deposited(self, e: ChainEvent, a: dict) -> None:
+        self.db.execute("INSERT OR REPLACE INTO balance_moves VALUES (?, ?, ?, ?)",
+                        (e.block_number, e.log_index, a["member"], _decimal(a["amount"])))
+
+    def _Withdrawn(self, e: ChainEvent, a: dict) -> None:
+        self.db.execute("INSERT OR REPLACE INTO balance_moves VALUES (?, ?, ?, ?)",
+                        (e.block_number, e.log_index, a["member"], _decimal(-a["amount"])))
 
     def _Transfer(self, e: ChainEvent, a: dict) -> None:
         self.db.execute(

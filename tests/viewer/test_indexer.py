@@ -26,6 +26,27 @@ def test_balance_from_transfers_matches_the_token_contract(store, traded, viewer
         assert int(store.balance(member.address)) == on_chain
 
 
+def test_exchange_balances_match_the_contract(store, traded, viewer_community):
+    """Deposits, escrow, refunds and sales' pay, followed from events, as the exchange keeps them."""
+    for member in (traded.buyer, traded.seller):
+        summary = store.member_summary(member.address)
+        assert int(summary["exchange_balance"]) == viewer_community.exchange.functions.balanceOf(member.address).call()
+
+
+def test_a_replaced_meter_counts_from_zero(chain, tmp_path):
+    node, community, admin = chain
+    t = trade(admin)
+    t.report(t.seller, produced=40)
+    admin.operator.transact(community.exchange.functions.replaceMeter(t.seller.meter_id, t.seller.oracle.address))
+    t.seller.seq, t.seller.produced = 0, 0
+    t.report(t.seller, produced=25)
+    store = Store(tmp_path / "v.sqlite")
+    Indexer(store, community).catch_up()
+    _, rows = store.readings(t.seller.meter_id, 0, 2**40, 100, 0)
+    assert [(r["seq"], r["produced_wh"], r["produced_delta"]) for r in rows][-2:] == [
+        (2, 100_040, 40), (1 << 32 | 1, 25, 25)]  # the new meter's seq 1, after the old one's
+
+
 def test_readings_keep_counters_and_deltas(store, traded):
     _, rows = store.readings(traded.buyer.meter_id, 0, 2**40, 100, 0)
     assert [r["consumed_wh"] for r in rows] == [1, 1 + DELTA_WH, 2 + DELTA_WH]
