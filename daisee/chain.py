@@ -195,6 +195,9 @@ class ChainEvent:
     block_hash: str
     tx_hash: str
     log_index: int
+    # Why its log could not be decoded (args then holds the raw log): a consumer records and skips
+    # it instead of stopping on it.
+    error: str | None = None
 
     @property
     def key(self) -> tuple[int, int]:
@@ -212,6 +215,8 @@ class EventCodec:
         self._data_types = [t for _, t in self.data]
 
     def args(self, log) -> dict[str, Any]:
+        if len(log["topics"]) != 1 + len(self.indexed):
+            raise ValueError(f"{len(log['topics'])} topics, {self.name} has {1 + len(self.indexed)}")
         args = {}
         for (name, typ), topic in zip(self.indexed, log["topics"][1:]):
             # an indexed dynamic value (string, bytes, array) is only its hash: keep the topic
@@ -271,15 +276,21 @@ class EventReader:
             codec = self._by_topic[bytes(log["topics"][0])]
             if log["address"] != codec.address:
                 continue
+            try:
+                args, error = codec.args(log), None
+            except Exception as exc:  # noqa: BLE001 - one malformed log must not stop a range
+                args = {"topics": [bytes(t).hex() for t in log["topics"]], "data": bytes(log["data"]).hex()}
+                error = f"undecodable {codec.name} log: {type(exc).__name__}: {exc}"
             events.append(
                 ChainEvent(
                     name=codec.name,
-                    args=codec.args(log),
+                    args=args,
                     address=log["address"],
                     block_number=log["blockNumber"],
                     block_hash=log["blockHash"].to_0x_hex(),
                     tx_hash=log["transactionHash"].to_0x_hex(),
                     log_index=log["logIndex"],
+                    error=error,
                 )
             )
         events.sort(key=lambda e: e.key)

@@ -24,3 +24,22 @@ def test_event_reader_decodes_every_event_as_web3_does(admin):
         names.add(event.name)
     assert {"MeterRegistered", "Transfer", "OfferSet", "RuleSet", "Approval", "Deposited", "MeterReading",
             "BuyEnergy", "PurchaseSettled"} <= names
+
+
+def test_an_undecodable_log_comes_back_with_its_error_instead_of_stopping_the_range(admin, monkeypatch):
+    community = admin.community
+    start = community.w3.eth.block_number + 1
+    t = trade(admin)
+    head = community.w3.eth.block_number
+    reader = EventReader(community, ["MeterReading", "OfferSet"])
+    real = community.w3.eth.get_logs
+
+    def corrupted(params):  # the first log of the range loses a topic, as a corrupt node might send it
+        logs = real(params)
+        return [{**logs[0], "topics": logs[0]["topics"][:1]}, *logs[1:]]
+
+    monkeypatch.setattr(community.w3.eth, "get_logs", corrupted)
+    events = reader.fetch(start, head)
+    broken = [e for e in events if e.error]
+    assert len(broken) == 1 and "undecodable" in broken[0].error and broken[0].args["data"]
+    assert len(events) >= 2 and t.seller.meter_id in {e.args.get("meterId") for e in events if not e.error}

@@ -476,6 +476,8 @@ class _EventWriter:
             return None
         self.db.execute("SAVEPOINT event")  # a failing handler leaves none of its rows
         try:
+            if e.error:
+                raise ValueError(e.error)
             handler(e, e.args)
             record = None
         except sqlite3.OperationalError:

@@ -178,3 +178,12 @@ def test_a_store_of_the_previous_layout_is_rebuilt_for_reindexing(tmp_path):
     reading = {"meterId": 1, "seq": 1, "timestamp": 60, "producedWh": top, "consumedWh": top, "socPermille": 0}
     assert store.apply(blocks([("MeterReading", reading)])[0], 1, {}) == []
     assert store.readings(1, 0, MAX_TIME, 10, 0)[1][0]["produced_wh"] == top
+
+
+def test_a_log_the_reader_could_not_decode_is_recorded_as_poison(tmp_path):
+    store = Store(tmp_path / "v.sqlite")
+    (events,) = blocks([("MeterReading", {"data": "00"})])
+    bad = replace(events[0], error="undecodable MeterReading log: InsufficientDataBytes")
+    (record,) = store.apply([bad], 1, {})
+    assert record["name"] == "MeterReading" and "undecodable" in record["error"]
+    assert store.cursor() == 1 and store.poison_events(10, 0)[0] == 1
