@@ -30,7 +30,9 @@ def exactly_once(community, oracle, meter_ids) -> tuple[int, int, int]:
     chain = {m: chain_readings(community, m) for m in meter_ids}
     lost = sum(len(set(local[m]) - set(chain[m])) for m in meter_ids)
     doubled = sum(len(chain[m]) - len(set(chain[m])) for m in meter_ids)
-    return sum(map(len, local.values())), lost, doubled
+    total = sum(map(len, local.values()))
+    print(f"\n{lost} of {total} readings lost, {doubled} on chain twice")
+    return total, lost, doubled
 
 
 def test_node_killed_and_restarted_from_an_older_dump_loses_nothing(own_node, make_oracle, register, clock,
