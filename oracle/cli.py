@@ -50,7 +50,8 @@ def status(config: Path | None, as_json: bool) -> None:
         click.echo("no meter sampled yet")
     for m in meters:
         click.echo(
-            f"meter {m['meter_id']}: queue {m['queue_depth']}, last seq {m['last_seq']}, on chain {m['chain_seq']}, "
+            f"meter {m['meter_id']}: queue {m['queue_depth']}, unconfirmed {m['unconfirmed']}, last seq "
+            f"{m['last_seq']}, on chain {m['chain_seq']}, "
             f"quarantined {m['quarantined']}, {'STOPPED' if m['stopped'] else 'running'}, "
             f"last error: {m['last_error'] or '-'}"
         )

@@ -14,7 +14,8 @@ METRICS = [
     ("queue_depth", "daisee_oracle_queue_depth", "Readings queued locally, not yet on chain."),
     ("last_seq", "daisee_oracle_last_seq", "Last seq recorded locally."),
     ("chain_seq", "daisee_oracle_chain_seq", "Last seq known to be on chain."),
-    ("quarantined", "daisee_oracle_quarantined_total", "Samples rejected by validation."),
+    ("unconfirmed", "daisee_oracle_unconfirmed", "Readings on chain in blocks not yet chain.confirmations deep."),
+    ("quarantined", "daisee_oracle_quarantined_total", "Samples and readings quarantined (validation, refused)."),
 ]
 
 

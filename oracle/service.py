@@ -41,7 +41,7 @@ class Oracle:
         self.recent = {m.meter_id: deque(maxlen=m.limits.step_confirm_samples) for m in settings.meters}
         self.transactor = Transactor(self.community, account, receipt_timeout=settings.chain.request_timeout)
         self.submitter = Submitter(self.store, self.community, self.transactor, settings.batch, settings.retry,
-                                   self.clock)
+                                   self.clock, confirmations=settings.chain.confirmations)
         self.stopping = threading.Event()
         self.metrics: MetricsServer | None = None
         self._snapshot: dict = {}
@@ -105,7 +105,7 @@ class Oracle:
 
     def retry_now(self) -> None:
         """Drop the backoff after a failure: the cause is known to be repaired (a node back up)."""
-        self.submitter.backoff.succeeded()
+        self.submitter.retry_now()
 
     def drain(self, timeout: float = 30.0) -> bool:
         """Flush until the queue is empty (or `timeout` of the oracle clock passes)."""
@@ -125,6 +125,8 @@ class Oracle:
             "queue_depth": sum(m["queue_depth"] for m in meters),
             "sent_total": self.submitter.sent_total,
             "last_error": self.submitter.last_error,
+            "paused": self.submitter.paused,
+            "last_gas": self.submitter.last_gas,  # (estimate, limit) of the last batch sent
             "meters": meters,
         }
 

@@ -106,7 +106,7 @@ class MeterSettings(_Strict):
 
 
 class BatchSettings(_Strict):
-    max_readings: int = Field(50, ge=1, le=512)  # contract MAX_BATCH is 512
+    max_readings: int = Field(50, ge=1, le=512)  # capped at the contract's MAX_BATCH (64), read at start
     max_seconds: float = Field(60.0, ge=0)  # send a partial batch when its oldest reading is this old
     in_flight: int = Field(1, ge=1, le=16)  # transactions sent before waiting for receipts
 

@@ -15,7 +15,7 @@ from oracle.drivers import Sample
 from oracle.service import Oracle
 from oracle.settings import OracleSettings
 from tests.oracle.inputs import LOGIN, PASSWORD, Arduino, Base
-from tests.support.anvil import CommunityAdmin
+from tests.support.anvil import AnvilNode, CommunityAdmin
 from tests.support.scenario import funded_account
 
 ALIAS, PASSPHRASE = "oracle-test", "correct horse"
@@ -50,6 +50,18 @@ def store_key(key, alias: str = ALIAS) -> None:
     """`key` as an ape keyfile in the session's APE_DATA_FOLDER, at a cheap scrypt cost: the
     default costs ~1 s to decrypt, which every oracle start (and the kill -9 loop) would pay."""
     write_keyfile(alias, key, PASSPHRASE, iterations=2**10)
+
+
+@pytest.fixture(scope="module")
+def own_node(tmp_path_factory):
+    """(anvil, deployment file) of the test module's own: killing or restarting that node does not
+    disturb the other suites."""
+    workdir = tmp_path_factory.mktemp("own-anvil")
+    node = AnvilNode(workdir).start()
+    try:
+        yield node, node.deploy(workdir / "local.json")
+    finally:  # a failed deployment too: no anvil left behind
+        node.stop(hard=True)
 
 
 @pytest.fixture(scope="session")
@@ -131,6 +143,21 @@ def chain_readings(community: Community, meter_id: int) -> list[tuple]:
 
 def local_readings(oracle: Oracle, meter_id: int) -> list[tuple]:
     return [r.as_tuple()[1:] for r in oracle.store.readings(meter_id)]
+
+
+def sample_and_flush(oracle: Oracle, clock, n: int) -> None:
+    """`n` sampling rounds 10 s apart, then everything queued submitted."""
+    for _ in range(n):
+        clock.advance(10)
+        oracle.sample_once()
+    assert oracle.drain(timeout=60)
+
+
+def gateway_oracle(make_oracle, clock, meter_ids: list[int], **overrides) -> Oracle:
+    """An oracle reading the meters `meter_ids` with one key (a gateway), each its own ScriptedMeter."""
+    oracle = make_oracle(meter_ids[0], meters=[{"meter_id": m} for m in meter_ids], **overrides)
+    oracle.drivers.update({m: ScriptedMeter(clock) for m in meter_ids[1:]})
+    return oracle
 
 
 @pytest.fixture

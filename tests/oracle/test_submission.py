@@ -3,14 +3,7 @@ from __future__ import annotations
 
 from daisee.chain import Community
 from oracle.drivers import Sample
-from tests.oracle.conftest import chain_readings, local_readings
-
-
-def sample_and_flush(oracle, clock, n: int) -> None:
-    for _ in range(n):
-        clock.advance(10)
-        oracle.sample_once()
-    assert oracle.drain(timeout=60)
+from tests.oracle.conftest import chain_readings, local_readings, sample_and_flush
 
 
 def test_readings_land_on_chain_as_recorded(make_oracle, meter_id, clock, community):

@@ -1,7 +1,9 @@
 """A real anvil node for service and end-to-end tests: start, stop (kill -9 or graceful), restart
-with its state, deploy the contracts with `ape run deploy`, and fund community members."""
+with its state or from an earlier snapshot (a rollback), deploy the contracts with `ape run deploy`,
+and fund community members."""
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import signal
@@ -73,6 +75,13 @@ class AnvilNode:
         self.proc.send_signal(signal.SIGKILL if hard else signal.SIGTERM)
         self.proc.wait(timeout=15)
         self.proc = None
+
+    def snapshot(self) -> None:
+        """Write the chain state to the state file now (`anvil_dumpState`, what a `--state-interval`
+        tick does): a later `stop(hard=True)` then `start()` comes back here, every block mined since
+        gone, as a node killed between two state dumps does."""
+        dump = Web3(Web3.HTTPProvider(self.url)).provider.make_request("anvil_dumpState", [])["result"]
+        self.state.write_bytes(gzip.decompress(bytes.fromhex(dump.removeprefix("0x"))))
 
     def restart(self) -> None:
         self.stop()
