@@ -59,6 +59,6 @@ class RelaySettings(ServiceSettings):
             if wiring.own_channel in wiring.sellers.values():
                 raise ValueError(f"member {member}: a seller shares the own channel {wiring.own_channel}")
         if self.chain.request_timeout >= self.failsafe_after:
-            # A hung node would hold one request longer than the fail-safe promises.
+            # Answers that slow could never count as a good read (Relay._advance): a configuration mistake.
             raise ValueError("chain.request_timeout must be shorter than failsafe_after")
         return self

@@ -30,6 +30,9 @@ class RelayState(BaseModel):
     supply: dict[str, Supply] = {}
     last_bought: dict[str, int] = {}
     last_settled: dict[str, int] = {}
+    # Wall-clock time of the last good chain read: a relay restarted during an outage continues its
+    # fail-safe clock from here. None in a state saved before it was kept: taken as long ago.
+    last_read: float | None = None
 
     @classmethod
     def load(cls, path: Path) -> "RelayState | None":

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from daisee.chain import connect
 from daisee.files import read_json
 from relay.board import read_transitions
 from relay.config import MemberWiring, RelaySettings
@@ -49,9 +50,12 @@ class RelayThread:
     def __init__(self, config: RelaySettings):
         self.config = config
         self.relay = Relay(config)
+        self.w3 = connect(config.chain)  # the test's own connection: the relay's opens on its first read
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.relay.run, args=(self.stop,), daemon=True)
         self.thread.start()
+        # Started: the board has every member (the relay's first act; it does not wait for the chain).
+        wait_for(lambda: all(supply_of(config, m) for m in config.members), what="relay started")
 
     def close(self):
         self.stop.set()
@@ -59,7 +63,7 @@ class RelayThread:
         assert not self.thread.is_alive()
 
     def caught_up(self) -> bool:
-        return self.relay.state.cursor >= self.relay.community.w3.eth.block_number
+        return self.relay.state.cursor >= self.w3.eth.block_number
 
 
 @pytest.fixture
