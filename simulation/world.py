@@ -115,7 +115,7 @@ class Simulation:
                  "limits": {"max_gap_s": 2 * step}}
                 for m in self.plan.read_by(oracle)
             ],
-            batch={"max_readings": 512, "max_seconds": 0}, health={"file": None},
+            batch={"max_readings": 64, "max_seconds": 0}, health={"file": None},  # the contract's MAX_BATCH
         )
 
     def relay_settings(self, street: int) -> RelaySettings:
