@@ -6,7 +6,7 @@ export PYTHONPATH := $(CURDIR)
 NODE_URL ?= http://127.0.0.1:8545
 ARGS ?=
 
-.PHONY: bootstrap demo test test-foundry fuzz slither deploy node node-stop bench clean
+.PHONY: bootstrap geth demo test test-foundry fuzz slither deploy node node-stop poa poa-stop bench clean
 
 bootstrap:
 	@tools/bootstrap
@@ -19,8 +19,8 @@ demo: node
 
 ## All tests: the contracts' forge invariants (bounded profile) and slither first, quick and about the
 ## contracts alone; then contracts on the in-process chain, services and end-to-end against real
-## anvil nodes. ARGS go to ape.
-test: bootstrap
+## anvil nodes, and the proof-of-authority tests on a geth network (tests/poa). ARGS go to ape.
+test: bootstrap geth
 	tools/forge test
 	tools/slither-check
 	ape test tests $(ARGS)
@@ -44,6 +44,21 @@ node: bootstrap
 
 node-stop:
 	@tools/node stop
+
+## geth v1.13.15, the last geth that seals a Clique (proof-of-authority) chain, built once with Go
+## into .daisee/bin/geth (tools/geth-build: ~3 min from a fresh clone, instant afterwards).
+geth:
+	@tools/geth-build
+
+## A proof-of-authority network as the seed's Pis ran: 3 geth validators (Clique, 5 s blocks,
+## 6 000 000 gas, chain 69 = ethereum:daisee-poa) on 127.0.0.1:8645-8647, kept in .daisee/poa/.
+## ARGS go to `tools/poa start` when it first makes the network, e.g. ARGS="--nodes 5 --period 1";
+## `tools/poa status` (heads, peers), `tools/poa reset` (delete it).
+poa: bootstrap geth
+	@tools/poa start $(ARGS)
+
+poa-stop:
+	@tools/poa stop
 
 ## Deploy token + exchange to the local anvil (started if needed) and print the addresses.
 deploy: node
