@@ -135,5 +135,6 @@ def run() -> list[Figure]:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     figures.append(Figure("process_max_rss", rss, "MB",
                           note=f"whole bench process, inputs included; numpy {np.__version__}, "
-                               f"{platform.processor() or platform.machine()}, BLAS never called (under gdb no cblas_* breakpoint is hit)"))
+                               f"{platform.processor() or platform.machine()}, BLAS never called "
+                               "(under gdb no cblas_* breakpoint is hit)"))
     return figures
