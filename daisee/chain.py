@@ -18,6 +18,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from pydantic import BaseModel
 from web3 import Web3
+from web3.middleware import ExtraDataToPOAMiddleware
 from web3.contract import Contract
 
 from daisee.config import ChainSettings
@@ -79,6 +80,9 @@ def connect(settings: ChainSettings) -> Web3:
     # Transactions are signed here with the deployment's chain id (checked once in Community.open);
     # web3's validation middleware would ask the node for its chain id twice per transaction.
     w3.middleware_onion.remove("validation")
+    # A proof-of-authority block (Clique, AuRa) carries its signature in an extraData longer than
+    # 32 bytes, which web3 refuses to format otherwise; on other chains this middleware is a no-op.
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     return w3
 
 

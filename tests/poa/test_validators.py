@@ -8,10 +8,15 @@ PERIOD = 1  # the poa_network fixture's Clique period, in seconds
 
 def test_two_of_three_validators_seal_on_one_stalls_and_restarts_resume(poa_network):
     node0, node1, node2 = poa_network.nodes
+    deadline = time.monotonic() + 30
+    while [n.peers() for n in poa_network.nodes] != [2, 2, 2]:  # peered first, or two forks could stall
+        assert time.monotonic() < deadline, "the validators did not peer"
+        time.sleep(0.2)
+    poa_network.wait_block(node0.head() + 2, timeout=30)
 
     poa_network.stop([2], hard=True)
     head = node0.head()
-    poa_network.wait_block(head + 4, timeout=12 * PERIOD, nodes=[0, 1])
+    poa_network.wait_block(head + 4, timeout=30, nodes=[0, 1])  # 4 blocks of 1 s, with room for a loaded CI
 
     poa_network.stop([1], hard=True)
     time.sleep(3 * PERIOD)  # node0 may still seal one block, if node1 sealed the last one

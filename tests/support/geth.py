@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from web3.middleware import ExtraDataToPOAMiddleware
 
-from daisee.chain import Community, connect
+from daisee.chain import Community
 from daisee.config import ChainSettings
 from daisee.keys import write_keyfile
 from tests.support.anvil import REPO, CommunityAdmin, dev_account
@@ -89,12 +88,8 @@ def _write_ape_account(data_folder: Path, passphrase: str) -> None:
 
 
 def community(url: str, deployment: Path) -> Community:
-    """The deployed contracts over `url`. daisee.chain.connect's Web3 cannot read a Clique block
-    (extraData longer than 32 bytes) without web3's ExtraDataToPOAMiddleware: added here."""
-    settings = ChainSettings(rpc_url=url, deployment=deployment, poll_interval=0.1)
-    w3 = connect(settings)
-    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
-    return Community.open(settings, w3)
+    """The deployed contracts over `url`, connected as the services connect (daisee.chain.connect)."""
+    return Community.open(ChainSettings(rpc_url=url, deployment=deployment, poll_interval=0.1))
 
 
 def funded_account(admin: CommunityAdmin, tokens: int = 10**21):
