@@ -22,7 +22,18 @@ def write_wide_csv(curves: Curves, path: Path, tz: str = "Europe/Paris") -> Path
     return path
 
 
-@click.group()
+class _Group(click.Group):
+    """Bad input (a file's row, a key over 100 % at some step, an unknown meter) ends in one clear
+    line naming it and exit status 1, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ValueError as exc:  # collective.io.InputError and the pipeline's own checks
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Group)
 def main():
     """Collective self-consumption: conformity, allocation (and, next, billing and settlement)."""
 
@@ -44,3 +55,129 @@ def dataset(month, consumers, producers, step, seed, out):
         path = write_wide_csv(curves, out / f"{name}.csv")
         click.echo(f"{path}: {len(curves.meters)} meters x {len(curves.index)} intervals, "
                    f"{sum(curves.totals().values()):,.1f} kWh")
+
+
+def read_files(paths):
+    """Long readings from grid-operator load-curve exports and our wide CSVs, told apart by their header."""
+    from collective.io import concat, read_enedis, read_wide
+
+    frames = []
+    for path in paths:
+        with open(path, encoding="utf-8-sig", errors="replace") as f:
+            header = f.readline()
+        frames.append(read_wide(path) if header.lower().startswith("timestamp,") else read_enedis(path))
+    return concat(frames)
+
+
+def checked(paths, step: str, tz: str, report: Path | None, all_days: bool = False):
+    """`check` over `paths`, its report printed (and written as JSON): the report, clean curves included."""
+    from collective.check import CheckSettings, check
+
+    result = check(read_files(paths), CheckSettings(step=pd_timedelta(step), timezone=tz))
+    click.echo(result.table(all_days=all_days))
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(result.to_json(indent=1))
+        click.echo(f"report: {report}")
+    return result
+
+
+def pd_timedelta(step: str):
+    import pandas as pd
+
+    return pd.Timedelta(step)
+
+
+step_option = click.option("--step", type=click.Choice(["15min", "30min"]), default="30min", show_default=True,
+                           help="the interval of the community's allocation")
+tz_option = click.option("--tz", default="Europe/Paris", show_default=True, help="the community's civil time")
+
+
+@main.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@step_option
+@tz_option
+@click.option("--json", "report", type=click.Path(dir_okay=False, path_type=Path), help="write the report here")
+@click.option("--all-days", is_flag=True, help="list every meter-day, not only those with something to say")
+def check_command(files, step, tz, report, all_days):
+    """Conformity of load curves, per meter and local day (exit 2 when a day is NOT_BILLABLE)."""
+    if not checked(files, step, tz, report, all_days).billable:
+        raise SystemExit(2)
+
+
+KEYS = ("default", "static", "multi-round", "dynamic-simple", "full-dynamic", "priority")
+
+
+def make_key(name: str, shares: Path | None, max_rounds: int | None, step: str):
+    """The allocation key `name`; `shares` is a JSON file ({meter: share}, or a list of such levels for
+    priority, or {producer: wide CSV of fractions} for full dynamic) or, for dynamic simple, a wide CSV."""
+    import json
+
+    from collective import allocate as a
+    from collective.check import CheckSettings, check
+    from collective.io import read_wide
+
+    if name == "default":
+        return a.DefaultDynamic()
+    if shares is None:
+        raise click.UsageError(f"--key {name} needs --shares")
+
+    def fractions(path):  # shares per step, as Curves: checked like energy, then taken as fractions
+        return check(read_wide(path), CheckSettings(step=pd_timedelta(step))).curves
+
+    if name == "dynamic-simple":
+        return a.DynamicSimple(fractions(shares))
+    spec = json.loads(shares.read_text())
+    if name == "static":
+        return a.Static(spec, max_rounds=1)
+    if name == "multi-round":
+        return a.Static(spec, max_rounds=max_rounds)
+    if name == "priority":
+        return a.Priority([dict(level) for level in spec])
+    return a.FullDynamic({producer: fractions(shares.parent / path) for producer, path in spec.items()})
+
+
+@main.command("allocate")
+@click.option("--production", "production_files", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="producers' curves (repeatable)")
+@click.option("--consumption", "consumption_files", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="consumers' curves (repeatable)")
+@click.option("--key", type=click.Choice(KEYS), default="default", show_default=True)
+@click.option("--shares", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the key's shares (JSON, or a wide CSV of fractions for dynamic-simple)")
+@click.option("--max-rounds", type=click.IntRange(1, None), default=None, help="multi-round: rounds (default unlimited)")
+@click.option("--precision", default=0.01, show_default=True, help="key file precision, in percent")
+@step_option
+@tz_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("allocation"), show_default=True)
+def allocate_command(production_files, consumption_files, key, shares, max_rounds, precision, step, tz, out):
+    """Share local production among consumers per step; write the allocation, totals and key file."""
+    from collective.allocate import allocate
+
+    production = checked(production_files, step, tz, out / "production-check.json").curves
+    consumption = checked(consumption_files, step, tz, out / "consumption-check.json").curves
+    result = allocate(production, consumption, make_key(key, shares, max_rounds, step))
+    write_allocation(result, out, precision, tz)
+
+
+def write_allocation(result, out: Path, precision: float, tz: str) -> None:
+    """The allocation per step and member, the period totals and the grid operator's key file."""
+    import pandas as pd
+
+    from collective.allocate import key_file
+
+    out.mkdir(parents=True, exist_ok=True)
+    local = pd.DataFrame(result.autocons, index=result.index, columns=list(result.consumers))
+    complement = pd.DataFrame(result.complement, index=result.index, columns=list(result.consumers))
+    per_step = pd.concat({"local_kwh": local, "complement_kwh": complement}, axis=1)
+    per_step.index = per_step.index.tz_convert(tz).map(lambda t: t.isoformat())
+    per_step.index.name = "timestamp"
+    per_step.to_csv(out / "allocation.csv", float_format="%.6f")
+    totals = result.consumer_totals()
+    totals.to_csv(out / "consumers.csv", float_format="%.6f")
+    result.producer_totals().to_csv(out / "producers.csv", float_format="%.6f")
+    keys = key_file(result, precision=precision)
+    keys.write(out / "keys.csv", tz=tz)
+    click.echo(totals.to_string(float_format=lambda v: f"{v:,.3f}"))
+    click.echo(f"written: {out}/allocation.csv, consumers.csv, producers.csv, keys.csv (keys floored at "
+               f"{precision} %; {float(keys.remainder_kwh.sum()):,.3f} kWh of production unkeyed: surplus and rounding)")
