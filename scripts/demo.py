@@ -29,6 +29,7 @@ from daisee.cli import LOG_FORMAT
 from daisee.config import ChainSettings
 from daisee.keys import load_signer
 from scripts.deploy import deploy
+from simulation.collective import allocate_run
 from simulation.community import dev_chain, establish, plan_community
 from simulation.outcome import read_outcome, table
 from simulation.world import LOCAL_UTC_OFFSET_H, Simulation
@@ -115,9 +116,11 @@ def local_time(timestamp: float) -> str:
 @click.option("--account", "alias", help="ape account of the operator (needed off local networks)")
 @click.option("--no-viewer", is_flag=True, help="do not serve the viewer (scripts, benchmarks)")
 @click.option("--port", default=8080, show_default=True, help="viewer port on 127.0.0.1")
+@click.option("--key", type=click.Choice(["default", "static", "multi-round"]), default="default", show_default=True,
+              help="collective allocation key of the run's readings (static keys: equal shares)")
 @click.option("--workdir", default=str(REPO / ".daisee" / "demo"), show_default=True, type=click.Path(file_okay=False),
               help="run directory (replaced): deployment, oracle queues, relay boards, viewer db, summary.json")
-def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_viewer, port, workdir):
+def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_viewer, port, key, workdir):
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     logging.getLogger("ape").propagate = False  # ape prints its own lines
     phases = Phases()
@@ -156,11 +159,15 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
 
     outcome = read_outcome(community, roster, workdir / "viewer.sqlite", live_indexer=server is not None)
     phases.done("summary")
+    outcome.with_allocation(allocate_run(community, roster, step, workdir / "collective", key))
+    phases.done("collective")
     held = outcome.held == outcome.owed
     click.echo("\n" + table(outcome))
     click.echo(f"\n{outcome.totals['skipped']} rule(s) skipped (no seller with energy, or no budget); the exchange "
                f"holds {outcome.held / 1e18:.4f} DSE, "
                f"{'exactly' if held else 'NOT'} what it owes (open purchases, members' balances, fees)")
+    click.echo(f"collective self-consumption ({key} key): local share vs complement per member above; "
+               f"conformity report and key file in {workdir / 'collective'}")
     click.echo("phases:\n" + phases.lines())
     summary = {"network": network.choice, "members": members, "days": days, "seed": seed, "steps": steps,
                "oracles": len(plan.oracles), "streets": plan.streets, "phases_s": phases.times, **outcome.as_dict()}

@@ -15,6 +15,7 @@ from viewer.store import Store
 
 TOKEN = 10**18
 TOKEN_FIELDS = ("spent", "paid", "refunded", "fees", "earned", "token_balance")
+ALLOCATION_FIELDS = ("own_use_wh", "local_wh", "complement_wh")
 
 
 @dataclass
@@ -26,8 +27,15 @@ class Outcome:
 
     def by_role(self, role: str | None = None) -> dict[str, int]:
         rows = [m for m in self.members if role is None or m["role"] == role]
-        keys = ["produced_wh", "consumed_wh", "purchases", "bought_wh", "delivered_wh", "sold_wh", *TOKEN_FIELDS]
+        keys = ["produced_wh", "consumed_wh", "purchases", "bought_wh", "delivered_wh", "sold_wh", *TOKEN_FIELDS,
+                *ALLOCATION_FIELDS]
         return {k: sum(m[k] for m in rows) for k in keys} | {"members": len(rows)}
+
+    def with_allocation(self, shares: dict[str, dict]) -> "Outcome":
+        """Each member's row with its collective allocation (simulation.collective.allocate_run)."""
+        for m in self.members:
+            m.update({k: shares.get(m["address"], {}).get(k, 0) for k in ALLOCATION_FIELDS})
+        return self
 
     def as_dict(self) -> dict:
         return {"per_member": self.members, "totals": self.totals, "held": self.held, "owed": self.owed}
@@ -66,6 +74,7 @@ COLUMNS = [  # (title, key, scale, decimals)
     ("buys", "purchases", 1, 0), ("bought kWh", "bought_wh", 1000, 2), ("delivered kWh", "delivered_wh", 1000, 2),
     ("sold kWh", "sold_wh", 1000, 2), ("paid DSE", "paid", TOKEN, 4), ("earned DSE", "earned", TOKEN, 4),
     ("refunded DSE", "refunded", TOKEN, 4), ("fees DSE", "fees", TOKEN, 4),
+    ("local kWh", "local_wh", 1000, 2), ("complement kWh", "complement_wh", 1000, 2),
 ]
 
 

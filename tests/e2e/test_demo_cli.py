@@ -55,8 +55,15 @@ def test_demo_runs_a_day_prints_the_summary_and_serves_the_viewer(node, tmp_path
     assert int(totals["fees"]) == community.exchange.functions.feesAccrued().call() > 0
     assert "exactly what it owes" in text
     for header in ("produced kWh", "consumed kWh", "bought kWh", "delivered kWh", "paid DSE", "refunded DSE",
-                   "fees DSE"):
+                   "fees DSE", "local kWh", "complement kWh"):
         assert header in text
+    # the collective allocation of the run's readings: every member's consumption is its own production,
+    # a local share or complement from the grid, and the local shares never exceed what was produced
+    for m in summary["per_member"]:
+        assert abs(m["own_use_wh"] + m["local_wh"] + m["complement_wh"] - m["consumed_wh"]) <= 2, m
+    assert 0 < sum(m["local_wh"] for m in summary["per_member"]) <= totals["produced_wh"]
+    assert json.loads((workdir / "collective" / "conformity.json").read_text())["days"]
+    assert (workdir / "collective" / "keys.csv").read_text().startswith("Horodate;")
     for phase in ("deploy", "community", "simulation", "summary", "total"):
         assert f"  {phase} " in text
 
