@@ -30,6 +30,7 @@ from daisee.config import ChainSettings
 from daisee.keys import load_signer
 from scripts.deploy import deploy
 from simulation.collective import allocate_run
+from viewer.store import Store
 from simulation.community import dev_chain, establish, plan_community
 from simulation.outcome import read_outcome, table
 from simulation.world import LOCAL_UTC_OFFSET_H, Simulation
@@ -159,7 +160,9 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
 
     outcome = read_outcome(community, roster, workdir / "viewer.sqlite", live_indexer=server is not None)
     phases.done("summary")
-    outcome.with_allocation(allocate_run(community, roster, step, workdir / "collective", key))
+    shares = allocate_run(community, roster, step, workdir / "collective", key)
+    outcome.with_allocation(shares)
+    Store(workdir / "viewer.sqlite").set_allocation(shares)  # the served viewer shows it too
     phases.done("collective")
     held = outcome.held == outcome.owed
     click.echo("\n" + table(outcome))

@@ -64,6 +64,8 @@ class Totals(BaseModel):
     fees: str
     skipped: int
     token_supply: str
+    local_wh: int | None = Field(None, description="collective allocation of the period: local energy (Wh)")
+    complement_wh: int | None = Field(None, description="collective allocation: energy from the supplier (Wh)")
 
 
 class SeriesPoint(BaseModel):
@@ -166,6 +168,8 @@ class Usage(BaseModel):
     consumed_wh: int
     purchased_wh: int
     delivered_wh: int
+    local_wh: int | None = Field(None, description="collective allocation of the period: local energy (Wh)")
+    complement_wh: int | None = Field(None, description="collective allocation: energy from the supplier (Wh)")
 
 
 class PoisonEvent(BaseModel):

@@ -22,8 +22,8 @@ from daisee.chain import ChainEvent
 
 # Bumped when the layout changes: the store only mirrors the chain, so an older one is dropped and
 # indexed again (version 2: Wh as decimal text, poison_events; 3: members' balances in the exchange,
-# meter replacements).
-SCHEMA_VERSION = 3
+# meter replacements; 4: the collective allocation).
+SCHEMA_VERSION = 4
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
@@ -67,6 +67,8 @@ CREATE INDEX IF NOT EXISTS balance_moves_member ON balance_moves (member);
 CREATE TABLE IF NOT EXISTS replacements (
     block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, meter_id INTEGER NOT NULL,
     PRIMARY KEY (block_number, log_index));
+CREATE TABLE IF NOT EXISTS allocations (
+    member TEXT PRIMARY KEY, own_use_wh TEXT NOT NULL, local_wh TEXT NOT NULL, complement_wh TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS poison_events (
     block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, tx_hash TEXT, name TEXT, args TEXT, error TEXT,
     PRIMARY KEY (block_number, log_index));
@@ -75,7 +77,7 @@ CREATE TABLE IF NOT EXISTS poison_events (
 ZERO_ADDRESS = "0x" + "0" * 40
 # Result columns holding Wh (decimal text in SQLite), handed out as ints by `_rows`/`_one`.
 WH_COLUMNS = frozenset({"produced_wh", "consumed_wh", "produced_delta", "consumed_delta", "wh", "delivered_wh",
-                        "bought_wh", "sold_wh", "purchased_wh"})
+                        "bought_wh", "sold_wh", "purchased_wh", "own_use_wh", "local_wh", "complement_wh"})
 PURCHASE_COLUMNS = """purchase_id, buyer, seller, wh, amount, channel, block_number, tx_hash, opened_at,
     CASE WHEN settled_block IS NULL THEN 'open' ELSE 'settled' END AS status,
     delivered_wh, paid, refunded, fee, settled_block, settled_tx, settled_at"""
@@ -168,6 +170,16 @@ class Store:
         """Last block fully indexed, or None before the first range."""
         row = self._one("SELECT value FROM meta WHERE key = 'cursor'")
         return int(row["value"]) if row else None
+
+    def set_allocation(self, shares: dict[str, dict]) -> None:
+        """The collective allocation of the period (collective/, run by the PMO, not on chain): per member
+        address its own use, local share and complement in Wh. Replaces the previous one."""
+        with self.connection() as db:
+            db.execute("DELETE FROM allocations")
+            db.executemany("INSERT INTO allocations VALUES (?, ?, ?, ?)",
+                           [(member, _decimal(s["own_use_wh"]), _decimal(s["local_wh"]), _decimal(s["complement_wh"]))
+                            for member, s in shares.items()])
+            self._set_cursor(db, self.cursor() or 0)  # a new store version: the cached aggregates change
 
     def version(self) -> int:
         """Bumped by every range that wrote events (or a rollback): what the caches of whole-table
@@ -396,8 +408,10 @@ class Store:
         where = "WHERE m.owner = ?" if buyer_filter else ""
         return self._rows(
             f"""SELECT m.meter_id, m.owner, m.kind, COALESCE(r.consumed_wh, '0') AS consumed_wh,
-                       COALESCE(p.purchased_wh, '0') AS purchased_wh, COALESCE(p.delivered_wh, '0') AS delivered_wh
+                       COALESCE(p.purchased_wh, '0') AS purchased_wh, COALESCE(p.delivered_wh, '0') AS delivered_wh,
+                       a.local_wh, a.complement_wh
                 FROM meters m
+                LEFT JOIN allocations a ON a.member = m.owner
                 LEFT JOIN readings r ON r.meter_id = m.meter_id
                      AND r.seq = (SELECT MAX(seq) FROM readings WHERE meter_id = m.meter_id)
                 LEFT JOIN (SELECT buyer, bigsum(wh) AS purchased_wh, bigsum(delivered_wh) AS delivered_wh
@@ -431,6 +445,7 @@ class Store:
                    FROM purchases"""
             ),
             "skipped": self.db().execute("SELECT COUNT(*) FROM skips").fetchone()[0],
+            **self._one("SELECT bigsum(local_wh) AS local_wh, bigsum(complement_wh) AS complement_wh FROM allocations"),
             "token_supply": str(-int(self.balance(ZERO_ADDRESS))),  # minted - burnt
         }
 

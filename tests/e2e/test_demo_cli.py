@@ -70,3 +70,4 @@ def test_demo_runs_a_day_prints_the_summary_and_serves_the_viewer(node, tmp_path
     # the viewer served the day
     assert page.status_code == 200 and "<html" in page.text.lower()
     assert viewer["purchases"] == len(bought)
+    assert viewer["local_wh"] == sum(m["local_wh"] for m in summary["per_member"])  # the allocation, served

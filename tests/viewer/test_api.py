@@ -83,3 +83,26 @@ def test_bad_parameters_get_a_clear_4xx(client, operator_headers, path, params, 
 def test_dashboard_page_and_vendored_chart_js_are_served(client):
     assert "<canvas" in client.get("/").text
     assert client.get("/static/vendor/chart.umd.min.js").status_code == 200
+
+
+def test_the_collective_allocation_shows_in_usage_and_totals(tmp_path, traded, viewer_community, auth):
+    """Written by the PMO's pipeline (the demo does it after a run), not indexed from the chain."""
+    from fastapi.testclient import TestClient
+
+    from tests.viewer.conftest import sign_in
+    from tests.support.anvil import dev_account
+    from viewer.api import create_app
+    from viewer.indexer import Indexer
+    from viewer.store import Store
+
+    store = Store(tmp_path / "v.sqlite")
+    Indexer(store, viewer_community).catch_up()
+    with TestClient(create_app(store, auth)) as client:
+        assert client.get("/api/totals").json()["local_wh"] is None  # not run yet: shown as such
+        store.set_allocation({traded.buyer.address: {"own_use_wh": 0, "local_wh": 150, "complement_wh": 52},
+                              traded.seller.address: {"own_use_wh": 40, "local_wh": 0, "complement_wh": 7}})
+        totals = client.get("/api/totals").json()
+        assert (totals["local_wh"], totals["complement_wh"]) == (150, 59)
+        usage = client.get("/api/usage", headers=sign_in(client, dev_account(0))).json()
+        by_owner = {u["owner"]: u for u in usage}
+        assert (by_owner[traded.buyer.address]["local_wh"], by_owner[traded.buyer.address]["complement_wh"]) == (150, 52)

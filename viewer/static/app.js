@@ -135,7 +135,7 @@ async function loadTables() {
       el("td", { class: "addr" }, "member"), el("td", { class: "addr" }, "member"),
       el("td", { class: "num" }, p.wh), el("td", { class: "num" }, p.delivered_wh ?? "–"), el("td", { class: "num" }, "–"),
       el("td", {}, p.block))));
-    fillTable("usage", [usageRow("Community", totals.consumed_wh, totals.delivered_wh)]);
+    fillTable("usage", [usageRow("Community", totals.consumed_wh, totals.delivered_wh, totals.local_wh, totals.complement_wh)]);
     return;
   }
   const page = await api("/api/purchases?limit=25");
@@ -145,13 +145,16 @@ async function loadTables() {
     el("td", { class: "num" }, p.wh), el("td", { class: "num" }, p.delivered_wh ?? "–"),
     el("td", { class: "num" }, tokens(p.amount)), el("td", {}, p.block_number))));
   const usage = await api("/api/usage");
-  fillTable("usage", usage.map((u) => usageRow(`#${u.meter_id} ${short(u.owner)}`, u.consumed_wh, u.delivered_wh)));
+  fillTable("usage", usage.map((u) => usageRow(`#${u.meter_id} ${short(u.owner)}`, u.consumed_wh, u.delivered_wh,
+    u.local_wh, u.complement_wh)));
 }
 
-function usageRow(label, consumed, purchased) {
+// local / complement: the collective allocation of the period, when the PMO has run it (else "–")
+function usageRow(label, consumed, purchased, local, complement) {
   const share = consumed ? Math.min(100, (100 * purchased) / consumed) : 0;
+  const allocated = (wh) => el("td", { class: "num" }, wh === null || wh === undefined ? "–" : kwh(wh));
   return el("tr", {}, el("td", { class: "addr" }, label), el("td", { class: "num" }, kwh(consumed)),
-    el("td", { class: "num" }, kwh(purchased)),
+    el("td", { class: "num" }, kwh(purchased)), allocated(local), allocated(complement),
     el("td", {}, el("div", { class: "bar", title: `${share.toFixed(0)} %` }, Object.assign(el("span"), { style: `width:${share}%` }))));
 }
 
