@@ -167,17 +167,24 @@ def write_allocation(result, out: Path, precision: float, tz: str) -> None:
     from collective.allocate import key_file
 
     out.mkdir(parents=True, exist_ok=True)
-    local = pd.DataFrame(result.autocons, index=result.index, columns=list(result.consumers))
-    complement = pd.DataFrame(result.complement, index=result.index, columns=list(result.consumers))
-    per_step = pd.concat({"local_kwh": local, "complement_kwh": complement}, axis=1)
+    keys = key_file(result, precision=precision)
+    keys.write(out / "keys.csv", tz=tz)
+
+    def frame(values, columns):
+        return pd.DataFrame(values, index=result.index, columns=list(columns))
+
+    # per step: each consumer's local energy and complement, each producer's surplus, and the energy
+    # the floored keys leave unkeyed (what the grid operator then counts as surplus)
+    per_step = pd.concat({"local_kwh": frame(result.autocons, result.consumers),
+                          "complement_kwh": frame(result.complement, result.consumers),
+                          "surplus_kwh": frame(result.surplus, result.producers),
+                          "keys": frame(keys.remainder_kwh[:, None], ["unkeyed_kwh"])}, axis=1)
     per_step.index = per_step.index.tz_convert(tz).map(lambda t: t.isoformat())
     per_step.index.name = "timestamp"
     per_step.to_csv(out / "allocation.csv", float_format="%.6f")
     totals = result.consumer_totals()
     totals.to_csv(out / "consumers.csv", float_format="%.6f")
     result.producer_totals().to_csv(out / "producers.csv", float_format="%.6f")
-    keys = key_file(result, precision=precision)
-    keys.write(out / "keys.csv", tz=tz)
     click.echo(totals.to_string(float_format=lambda v: f"{v:,.3f}"))
     click.echo(f"written: {out}/allocation.csv, consumers.csv, producers.csv, keys.csv (keys floored at "
                f"{precision} %; {float(keys.remainder_kwh.sum()):,.3f} kWh of production unkeyed: surplus and rounding)")

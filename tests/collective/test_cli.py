@@ -56,3 +56,28 @@ def test_a_grid_operator_file_with_a_bad_row_names_file_and_row(tmp_path):
     result = run("check", path)
     assert result.exit_code == 1
     assert str(path) in result.output and "row 3" in result.output and "Traceback" not in result.output
+
+
+def enedis_day(path, prm: str, kind: str, watts: list[float]):
+    """A grid operator's load-curve export of one local day at 30 min, average W per interval."""
+    ends = pd.date_range("2025-07-01 00:30", periods=48, freq="30min", tz="Europe/Paris")
+    lines = ["Identifiant PRM;Grandeur metier;Horodate;Valeur;Unite;Pas;Nature"]
+    lines += [f"{prm};{kind};{t.isoformat()};{str(w).replace('.', ',')};W;PT30M;B" for t, w in zip(ends, watts)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_check_and_allocate_on_grid_operator_files(tmp_path):
+    sun = [0.0] * 14 + [1_000.0 * min(t, 19 - t) for t in range(20)] + [0.0] * 14  # W, a day's PV bell
+    prod = enedis_day(tmp_path / "prod.csv", "30000000000001", "PROD", sun)
+    cons = enedis_day(tmp_path / "cons.csv", "30000000000002", "CONS", [600.0] * 48)
+    assert run("check", prod, cons).exit_code == 0
+    result = run("allocate", "--production", prod, "--consumption", cons, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    totals = pd.read_csv(tmp_path / "out" / "consumers.csv", index_col=0)
+    (consumed,) = totals["consumption"]  # 600 W x 24 h
+    (local,) = totals["autocons"]  # each half-hour: min(the PV's energy, 0.3 kWh)
+    expected_local = sum(min(w, 600.0) for w in sun) * 0.5 / 1000
+    assert consumed == pytest.approx(14.4) and local == pytest.approx(expected_local)
+    per_step = pd.read_csv(tmp_path / "out" / "allocation.csv", header=[0, 1], index_col=0)
+    assert per_step[("surplus_kwh", "30000000000001:production")].sum() == pytest.approx(sum(sun) / 2000 - local)
