@@ -1,12 +1,17 @@
 """`daisee-collective`: what a PMO's operator runs each period.
 
     daisee-collective dataset --month 2025-07 --out month/       # a real-data month to try things on
+    daisee-collective check FILE... [--json report.json]         # conformity per meter and local day
+    daisee-collective allocate --production F --consumption F [--key ...] --out DIR
+
+Files are the grid operator's load-curve exports or our wide CSV (collective.io), told apart by header.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from collective.curves import Curves
 
@@ -73,19 +78,13 @@ def checked(paths, step: str, tz: str, report: Path | None, all_days: bool = Fal
     """`check` over `paths`, its report printed (and written as JSON): the report, clean curves included."""
     from collective.check import CheckSettings, check
 
-    result = check(read_files(paths), CheckSettings(step=pd_timedelta(step), timezone=tz))
+    result = check(read_files(paths), CheckSettings(step=pd.Timedelta(step), timezone=tz))
     click.echo(result.table(all_days=all_days))
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(result.to_json(indent=1))
         click.echo(f"report: {report}")
     return result
-
-
-def pd_timedelta(step: str):
-    import pandas as pd
-
-    return pd.Timedelta(step)
 
 
 step_option = click.option("--step", type=click.Choice(["15min", "30min"]), default="30min", show_default=True,
@@ -123,7 +122,7 @@ def make_key(name: str, shares: Path | None, max_rounds: int | None, step: str):
         raise click.UsageError(f"--key {name} needs --shares")
 
     def fractions(path):  # shares per step, as Curves: checked like energy, then taken as fractions
-        return check(read_wide(path), CheckSettings(step=pd_timedelta(step))).curves
+        return check(read_wide(path), CheckSettings(step=pd.Timedelta(step))).curves
 
     if name == "dynamic-simple":
         return a.DynamicSimple(fractions(shares))
@@ -162,8 +161,6 @@ def allocate_command(production_files, consumption_files, key, shares, max_round
 
 def write_allocation(result, out: Path, precision: float, tz: str) -> None:
     """The allocation per step and member, the period totals and the grid operator's key file."""
-    import pandas as pd
-
     from collective.allocate import key_file
 
     out.mkdir(parents=True, exist_ok=True)
