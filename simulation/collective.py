@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from collective.allocate import DefaultDynamic, Static, allocate, key_file, net_behind_the_meter
-from collective.check import CheckSettings, check
+from collective.check import CheckReport, CheckSettings, check
 from collective.curves import Curves
 from collective.io import read_meter_readings
 from daisee.chain import Community, EventReader
@@ -30,7 +30,7 @@ def allocate_run(community: Community, members: list[Member], step_s: int, out: 
     report = check(readings, CheckSettings(step=step))
     (out / "conformity.json").write_text(report.to_json(indent=1))
 
-    production, consumption = _run_curves(readings, step)
+    production, consumption = run_curves(readings, report)
     sites = {m: m.replace(":production", ":consumption") for m in production.meters
              if m.replace(":production", ":consumption") in consumption.meters}
     netted = net_behind_the_meter(production, consumption, sites)
@@ -58,12 +58,13 @@ def _key(name: str, consumers: tuple[str, ...]):
     return Static(equal, max_rounds=1 if name == "static" else None)
 
 
-def _run_curves(readings: pd.DataFrame, step: pd.Timedelta) -> tuple[Curves, Curves]:
-    """Production and consumption on the intervals every meter covers (the run's span)."""
-    wide = readings.pivot_table(index="end", columns="meter", values="kwh", aggfunc="last", observed=True)
-    wide = wide.dropna().asfreq(step)  # before a meter's first or after its last reading: not the run's
-    if wide.isna().any(axis=None):
-        raise ValueError("the run's readings leave a hole inside its span")
-    full = Curves.from_frame(wide, step)
+def run_curves(readings: pd.DataFrame, report: CheckReport) -> tuple[Curves, Curves]:
+    """Production and consumption over the run (the intervals any meter's readings cover), with
+    `check`'s clean values: a reading it flagged as an error is out, and filled where it could be. A
+    value still missing counts as 0, as an absent member's does, so one meter's outage or late start
+    never stops or shortens the others' allocation; the report names those intervals."""
+    frame = report.curves.frame()
+    frame = frame.loc[(frame.index >= readings["end"].min()) & (frame.index <= readings["end"].max())].fillna(0.0)
+    full = Curves.from_frame(frame, report.curves.step)
     return (full.select([m for m in full.meters if m.endswith(":production")]),
             full.select([m for m in full.meters if m.endswith(":consumption")]))
