@@ -6,41 +6,10 @@ gasUsed (21 000 base included) in steady state (meters already hold state), unle
 """
 from __future__ import annotations
 
-import json
-import subprocess
 import tempfile
 from pathlib import Path
 
-import yaml
-
 from bench import Figure
-
-REPO = Path(__file__).resolve().parent.parent
-SHIM = REPO / "tools" / "solc" / "solc-v0.8.37"
-
-
-def compile_baseline() -> tuple[list, str]:
-    """Compile NaiveReadings.sol with the project's compiler settings (ape-config.yaml)."""
-    solidity = yaml.safe_load((REPO / "ape-config.yaml").read_text())["solidity"]
-    source = (Path(__file__).parent / "NaiveReadings.sol").read_text()
-    job = {
-        "language": "Solidity",
-        "sources": {"NaiveReadings.sol": {"content": source}},
-        "settings": {
-            "optimizer": {"enabled": solidity["optimize"], "runs": solidity["optimization_runs"]},
-            "viaIR": solidity["via_ir"],
-            "evmVersion": solidity["evm_version"],
-            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
-        },
-    }
-    out = json.loads(subprocess.run([str(SHIM), "--standard-json"], input=json.dumps(job), text=True,
-                                    capture_output=True, check=True).stdout)
-    errors = [e for e in out.get("errors", []) if e["severity"] == "error"]
-    if errors:
-        raise RuntimeError(errors[0]["formattedMessage"])
-    artifact = out["contracts"]["NaiveReadings.sol"]["NaiveReadings"]
-    return artifact["abi"], artifact["evm"]["bytecode"]["object"]
-
 
 SEED_CHAIN_GAS, SEED_CHAIN_BLOCK_S = 6_000_000, 5  # the 2017 PoA chain: 6 M gas a block, a block every 5 s
 FLEET, READING_EVERY_S = 10_000, 900  # 10 000 meters reading every 15 minutes
@@ -51,6 +20,7 @@ def run() -> list[Figure]:
 
     from daisee.chain import PROSUMER, Community, Transactor, pack_reading
     from tests.support.anvil import AnvilNode, CommunityAdmin
+    from tests.support.solc import compile_contract
     from tests.support.scenario import DELTA_WH, THRESHOLD_PERMILLE, member, trade
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,7 +65,7 @@ def run() -> list[Figure]:
             per_reading = {n: batch_gas(n) / n for n in (1, 50)}
 
             # -- naive baseline, same node, one transaction per reading
-            abi, bytecode = compile_baseline()
+            abi, bytecode = compile_contract(Path(__file__).parent / "NaiveReadings.sol", "NaiveReadings")
             deployer = Transactor(community, m.account)
             receipt = deployer.transact(w3.eth.contract(abi=abi, bytecode=bytecode).constructor())
             naive = w3.eth.contract(address=receipt["contractAddress"], abi=abi)
@@ -111,6 +81,12 @@ def run() -> list[Figure]:
             t.buy()
             # worst case of one reading: it settles the open purchase and its rule buys again
             settle_and_buy = t.report(t.buyer, consumed=DELTA_WH, soc=THRESHOLD_PERMILLE - 50)["gasUsed"] - plain
+            t.deliver(DELTA_WH)
+            t.buy()
+            t.deliver(DELTA_WH // 4)
+            t.wait(ex.functions.purchaseTtl().call() + 1)
+            settle_with_refund = t.deliver(1)["gasUsed"]  # at expiry: part delivered, the rest refunded
+            t.buy()
             grace = ex.functions.purchaseTtl().call() + ex.functions.settleGrace().call()
             t.wait(grace + 1)
             expired = admin.operator.transact(ex.functions.settleExpired(t.buyer.meter_id))["gasUsed"]
@@ -133,6 +109,8 @@ def run() -> list[Figure]:
         Figure("rule-triggered purchase (reading tx)", purchase, "gas", "<= 120000"),
         Figure("settlement in the buyer's reading tx", settle_in_reading, "gas", "<= 60000", note="whole tx"),
         Figure("settlement, marginal over a reading", settle_in_reading - plain, "gas"),
+        Figure("settlement at expiry with a refund, reading tx", settle_with_refund, "gas",
+               note="whole tx; credits the buyer and releases the seller's reservation too"),
         Figure("worst reading: settles and buys, marginal", settle_and_buy, "gas"),
         Figure(f"worst batch of MAX_BATCH={max_batch}", worst_batch, "gas", f"<= {SEED_CHAIN_GAS}",
                note="every reading settles and buys"),

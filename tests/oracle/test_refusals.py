@@ -3,9 +3,7 @@ nothing queued is lost. Reverts the oracle cannot decode come from a real contra
 (contracts/FaultyGateway.sol) standing between the oracle and the real exchange."""
 from __future__ import annotations
 
-import json
 import logging
-import subprocess
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,23 +14,10 @@ from eth_account import Account
 from daisee.chain import PROSUMER, Community, Deployment
 from oracle.service import Oracle
 from tests.oracle.conftest import ScriptedMeter, chain_readings, gateway_oracle, local_readings, sample_and_flush
-from tests.support.anvil import REPO
 from tests.support.scenario import funded_account
+from tests.support.solc import compile_contract
 
-SOLC = REPO / "tools" / "solc" / "solc-v0.8.37"
 ROUNDS = 6
-
-
-def compile_contract(path: Path, name: str) -> tuple[list, str]:
-    """(abi, bytecode) of contract `name` in `path`, with the repository's solc."""
-    job = {"language": "Solidity", "sources": {path.name: {"content": path.read_text()}},
-           "settings": {"evmVersion": "paris", "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}}}}
-    out = json.loads(subprocess.run([str(SOLC), "--standard-json"], input=json.dumps(job), text=True,
-                                    capture_output=True, check=True).stdout)
-    errors = [e["formattedMessage"] for e in out.get("errors", []) if e["severity"] == "error"]
-    assert not errors, errors
-    artifact = out["contracts"][path.name][name]
-    return artifact["abi"], artifact["evm"]["bytecode"]["object"]
 
 
 @pytest.fixture
