@@ -63,6 +63,16 @@ class Deployment(BaseModel):
     token: str
     exchange: str
     abi: dict[str, list[dict[str, Any]]]
+    # Further contracts by name (e.g. "PeriodLedger", "CommunityGovernor"), each ABI under the same
+    # name in `abi`; a deployment without them still loads.
+    contracts: dict[str, str] = {}
+
+    def address_of(self, name: str) -> str:
+        """The address of the deployed contract `name`, or a clear error naming the deployment."""
+        if name in self.contracts:
+            return self.contracts[name]
+        raise KeyError(f"{name} is not in the deployment of {self.network} (chain {self.chain_id}): "
+                       f"redeploy with `ape run deploy --redeploy`")
 
     @classmethod
     def load(cls, path: Path | str) -> "Deployment":
