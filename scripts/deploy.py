@@ -40,14 +40,26 @@ def deploy(deployer, operator: str, fee_recipient: str, fee_bps: int, admin_dela
     exchange = deployer.deploy(project.EnergyExchange, token.address, deployer.address, admin_delay, fee_recipient,
                                fee_bps)
     exchange.grantRole(exchange.OPERATOR_ROLE(), operator, sender=deployer)
+    contracts = deploy_collective(deployer, token, operator, admin_delay)
     return Deployment(
         network=network_name,
         chain_id=chain.chain_id,
         deployed_block=start_block,
         token=token.address,
         exchange=exchange.address,
-        abi={"EnergyToken": abi_of(project.EnergyToken), "EnergyExchange": abi_of(project.EnergyExchange)},
+        contracts={name: c.address for name, c in contracts.items()},
+        abi={"EnergyToken": abi_of(project.EnergyToken), "EnergyExchange": abi_of(project.EnergyExchange),
+             **{name: abi_of(getattr(project, name)) for name in contracts}},
     )
+
+
+def deploy_collective(deployer, token, operator: str, admin_delay: int) -> dict:
+    """The collective self-consumption side: the period ledger (the operator, as PMO, commits) and
+    the settlement of local energy against it."""
+    ledger = deployer.deploy(project.PeriodLedger, deployer.address, admin_delay)
+    ledger.grantRole(ledger.COMMITTER_ROLE(), operator, sender=deployer)
+    settlement = deployer.deploy(project.CollectiveSettlement, ledger.address, token.address)
+    return {"PeriodLedger": ledger, "CollectiveSettlement": settlement}
 
 
 @click.command(cls=ConnectedProviderCommand)
