@@ -136,9 +136,10 @@ class StandardMerkleTree:
         sorted_rows = np.lexsort((words[:, 3], words[:, 2], words[:, 1], words[:, 0]))
         tree = np.empty((2 * n - 1, 32), np.uint8)
         tree[2 * n - 2 - np.arange(n)] = hashes[sorted_rows]
-        nodes = [b""] * (n - 1) + [bytes(row) for row in tree[n - 1:]]
+        nodes = [b""] * (n - 1) + [leaves[i] for i in sorted_rows[::-1].tolist()]
         for i in range(n - 2, -1, -1):
-            nodes[i] = node_hash(nodes[2 * i + 1], nodes[2 * i + 2])
+            a, b = nodes[2 * i + 1], nodes[2 * i + 2]
+            nodes[i] = keccak(a + b if a <= b else b + a)
         if n > 1:
             tree[:n - 1] = np.frombuffer(b"".join(nodes[:n - 1]), np.uint8).reshape(n - 1, 32)
         order = np.empty(n, np.int64)
@@ -176,17 +177,18 @@ class StandardMerkleTree:
             raise KeyError(f"leaf 0x{leaf.hex()} is not in the tree")
         return n - 1 + int(matches[0])
 
-    def proofs(self, rows: np.ndarray) -> Iterator[np.ndarray]:
-        """The proofs of many rows at once, as arrays depth × 32 (depth differs by at most one)."""
+    def proofs(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The proofs of many rows at once: siblings (rows × depth × 32, zero-padded) and each proof's
+        length (depths differ by at most one), with one gather for the whole batch."""
         index = self.order[np.asarray(rows)]
         path = []
         while (index > 0).any():
-            sibling = np.where(index % 2 == 1, index + 1, index - 1)
-            path.append(np.where(index > 0, sibling, -1))
+            path.append(np.where(index > 0, np.where(index % 2 == 1, index + 1, index - 1), -1))
             index = np.where(index > 0, (index - 1) // 2, 0)
         steps = np.stack(path, axis=1) if path else np.zeros((len(index), 0), np.int64)
-        for row in steps:
-            yield self.tree[row[row >= 0]]
+        siblings = self.tree[np.where(steps >= 0, steps, 0)]
+        siblings[steps < 0] = 0
+        return siblings, (steps >= 0).sum(axis=1)
 
     def dump(self, values: Sequence[Sequence[Any]], encoding: Sequence[str]) -> dict:
         """The npm library's `dump()` (format standard-v1) for the rows the tree was built from."""
