@@ -60,6 +60,12 @@ def dataset(month, consumers, producers, step, seed, out):
         path = write_wide_csv(curves, out / f"{name}.csv")
         click.echo(f"{path}: {len(curves.meters)} meters x {len(curves.index)} intervals, "
                    f"{sum(curves.totals().values()):,.1f} kWh")
+    import yaml
+
+    from collective.dataset import sample_contracts
+
+    (out / "contracts.yaml").write_text(yaml.safe_dump(sample_contracts(m, seed), sort_keys=False))
+    click.echo(f"{out / 'contracts.yaml'}: sample contracts for `daisee-collective bill`")
 
 
 def read_files(paths):
