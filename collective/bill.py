@@ -348,7 +348,7 @@ class _Grid:
         return self._codes[offpeak]
 
 
-def _sum_by_group(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+def sum_by_group(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
     """Σ over intervals of `values` (T × n) per group id (T,) -> (n_groups × n)."""
     order = np.argsort(group, kind="stable")
     present, starts = np.unique(group[order], return_index=True)
@@ -446,8 +446,8 @@ def bill(allocation: Allocation, contracts: Contracts, tariffs: Tariffs | None =
         by_offpeak[contracts.members[m].offpeak].append(i)
     for offpeak, columns in by_offpeak.items():
         g = grid.groups(offpeak)
-        cons[columns] = _sum_by_group(allocation.consumption.kwh[:, columns], g, n_groups).T.reshape(len(columns), -1, 4)
-        local[columns] = _sum_by_group(allocation.autocons[:, columns], g, n_groups).T.reshape(len(columns), -1, 4)
+        cons[columns] = sum_by_group(allocation.consumption.kwh[:, columns], g, n_groups).T.reshape(len(columns), -1, 4)
+        local[columns] = sum_by_group(allocation.autocons[:, columns], g, n_groups).T.reshape(len(columns), -1, 4)
 
     # local energy: each producer's HALF_UP revenue shared among its consumers by largest remainder
     pair_wh = _wh(allocation.pairs)  # consumers × producers
