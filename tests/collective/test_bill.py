@@ -157,3 +157,20 @@ def test_a_meter_without_a_contract_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"consumption meter\(s\) \['D'\] belong to no member"):
         bill(allocation({"C": [2.0], "D": [1.0]}, {"P": [1.0]}, JUNE_10),
              contracts({"C": consumer(), "P": producer()}), hand_tariffs(tmp_path))
+
+
+def test_a_prosumer_pays_itself_nothing_in_tokens(tmp_path):
+    # X (a prosumer, not netted here) makes 2 kWh and uses 1; C uses 1: each gets 1 kWh local at 0.10
+    members = {"X": consumer() | producer(price="0.10") | {"role": "prosumer"}, "C": consumer()}
+    result = bill(allocation({"X": [1.0], "C": [1.0]}, {"X": [2.0]}, JUNE_10), contracts(members), hand_tariffs(tmp_path))
+    x = result.statements["X"]
+    assert line(x, "Local energy from X").amount == Decimal("0.10")  # shown on its bill
+    assert line(x, "Local energy sold").amount == Decimal("0.20")  # its revenue includes it
+    # tokens: C pays 0.10, X receives 0.20 - 0.10 (its own) - 0.02 fee, the PMO 0.02
+    assert result.settlement() == {"C": (10, 0), "X": (0, 8), "pmo": (0, 2)}
+
+
+def test_curves_outside_the_period_are_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"period 2025-07: the allocation covers local months \['2025-06'\]"):
+        bill(allocation({"C": [2.0]}, {"P": [1.0]}, JUNE_10), contracts({"C": consumer(), "P": producer()}),
+             hand_tariffs(tmp_path), "2025-07")
