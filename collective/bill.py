@@ -410,7 +410,7 @@ class _Rates:
             raise ValueError(f"member {member!r}: no TURPE rows {prefix}.* in the tariff table "
                              f"(fta {c.fta!r}, tariff_option {c.tariff_option!r})")
         if c.tariff_option == "acc":
-            return tuple(sorted(SLOTS))
+            return SLOTS
         found = [s for s in SCHEMES if all(self.tariffs.has(f"{prefix}.{slot}") for slot in s)]
         if not found:
             raise ValueError(f"member {member!r}: the tariff table has no variable rates {prefix}.<slot>")

@@ -38,8 +38,8 @@ SCALE = {"EUR/yr": Decimal(1), "EUR/kVA/yr": Decimal(1), "EUR/kWh": Decimal(1), 
 SLOTS = ("hph", "hch", "hpb", "hcb")  # slot code = 2 × low season + off-peak
 SCHEMES = {  # the slots a price list may use, each with the slot codes it covers
     ("base",): ((0, 1, 2, 3),),
-    ("hc", "hp"): ((1, 3), (0, 2)),
-    ("hcb", "hch", "hpb", "hph"): ((3,), (1,), (2,), (0,)),
+    ("hp", "hc"): ((0, 2), (1, 3)),
+    SLOTS: ((0,), (1,), (2,), (3,)),
 }
 _RANGE = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 
@@ -58,11 +58,12 @@ class Rate:
 
 
 def scheme(slots: Iterable[str]) -> tuple[str, ...]:
-    """The slot names of a price list, sorted, if they form one of SCHEMES; ValueError otherwise."""
-    key = tuple(sorted(slots))
-    if key not in SCHEMES:
-        raise ValueError(f"slots {list(key)}: expected one of {[list(s) for s in SCHEMES]}")
-    return key
+    """The SCHEMES key that has exactly these slot names; ValueError otherwise."""
+    names = set(slots)
+    for key in SCHEMES:
+        if set(key) == names:
+            return key
+    raise ValueError(f"slots {sorted(names)}: expected one of {[list(s) for s in SCHEMES]}")
 
 
 def offpeak_minutes(spec: str) -> list[tuple[int, int]]:
