@@ -4,7 +4,8 @@ import time
 
 from bench import Figure
 
-SUITES = ["gas", "oracle", "relay", "viewer", "demo", "collective_check", "collective_allocate", "collective_commit"]
+SUITES = ["gas", "oracle", "relay", "viewer", "demo", "collective_check", "collective_allocate", "collective_bill",
+          "collective_commit"]
 
 
 def main(names: list[str]) -> int:

@@ -3,6 +3,7 @@
     daisee-collective dataset --month 2025-07 --out month/       # a real-data month to try things on
     daisee-collective check FILE... [--json report.json]         # conformity per meter and local day
     daisee-collective allocate --production F --consumption F [--key ...] --out DIR
+    daisee-collective bill --production F --consumption F --contracts contracts.yaml --out DIR [--previous DIR]
 
 Files are the grid operator's load-curve exports or our wide CSV (collective.io), told apart by header.
 """
@@ -60,6 +61,12 @@ def dataset(month, consumers, producers, step, seed, out):
         path = write_wide_csv(curves, out / f"{name}.csv")
         click.echo(f"{path}: {len(curves.meters)} meters x {len(curves.index)} intervals, "
                    f"{sum(curves.totals().values()):,.1f} kWh")
+    import yaml
+
+    from collective.dataset import sample_contracts
+
+    (out / "contracts.yaml").write_text(yaml.safe_dump(sample_contracts(m, seed), sort_keys=False))
+    click.echo(f"{out / 'contracts.yaml'}: sample contracts for `daisee-collective bill`")
 
 
 def read_files(paths):
@@ -136,27 +143,81 @@ def make_key(name: str, shares: Path | None, max_rounds: int | None, step: str):
     return a.FullDynamic({producer: fractions(shares.parent / path) for producer, path in spec.items()})
 
 
-@main.command("allocate")
-@click.option("--production", "production_files", multiple=True, required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="producers' curves (repeatable)")
-@click.option("--consumption", "consumption_files", multiple=True, required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="consumers' curves (repeatable)")
-@click.option("--key", type=click.Choice(KEYS), default="default", show_default=True)
-@click.option("--shares", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="the key's shares (JSON, or a wide CSV of fractions for dynamic-simple)")
-@click.option("--max-rounds", type=click.IntRange(1, None), default=None, help="multi-round: rounds (default unlimited)")
-@click.option("--precision", default=0.01, show_default=True, help="key file precision, in percent")
-@step_option
-@tz_option
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("allocation"), show_default=True)
-def allocate_command(production_files, consumption_files, key, shares, max_rounds, precision, step, tz, out):
-    """Share local production among consumers per step; write the allocation, totals and key file."""
+def allocation_options(command):
+    """The inputs and key of an allocation, shared by `allocate` and `bill`."""
+    options = [
+        click.option("--production", "production_files", multiple=True, required=True,
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path), help="producers' curves (repeatable)"),
+        click.option("--consumption", "consumption_files", multiple=True, required=True,
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path), help="consumers' curves (repeatable)"),
+        click.option("--key", type=click.Choice(KEYS), default="default", show_default=True),
+        click.option("--shares", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="the key's shares (JSON, or a wide CSV of fractions for dynamic-simple)"),
+        click.option("--max-rounds", type=click.IntRange(1, None), default=None,
+                     help="multi-round: rounds (default unlimited)"),
+        step_option, tz_option]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def allocated(production_files, consumption_files, key, shares, max_rounds, step, tz, out: Path):
+    """Check both sides (reports written to `out`), then allocate with the key: the `Allocation`."""
     from collective.allocate import allocate
 
     production = checked(production_files, step, tz, out / "production-check.json").curves
     consumption = checked(consumption_files, step, tz, out / "consumption-check.json").curves
-    result = allocate(production, consumption, make_key(key, shares, max_rounds, step))
+    return allocate(production, consumption, make_key(key, shares, max_rounds, step))
+
+
+@main.command("allocate")
+@allocation_options
+@click.option("--precision", default=0.01, show_default=True, help="key file precision, in percent")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("allocation"), show_default=True)
+def allocate_command(production_files, consumption_files, key, shares, max_rounds, step, tz, precision, out):
+    """Share local production among consumers per step; write the allocation, totals and key file."""
+    result = allocated(production_files, consumption_files, key, shares, max_rounds, step, tz, out)
     write_allocation(result, out, precision, tz)
+
+
+@main.command("bill")
+@allocation_options
+@click.option("--contracts", "contracts_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="members' contracts and prices (YAML; `dataset` writes a sample)")
+@click.option("--tariffs", "tariffs_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the community's own rate table (CSV rows replacing the default rows of the same names)")
+@click.option("--period", help="local month YYYY-MM (default: the one the curves cover)")
+@click.option("--version", type=click.IntRange(1, None), help="default 1, or the previous version + 1")
+@click.option("--previous", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="the directory of the version this one corrects (regularisation)")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="a new directory for this version (nothing is overwritten)")
+def bill_command(production_files, consumption_files, key, shares, max_rounds, step, tz, contracts_file, tariffs_file,
+                 period, version, previous, out):
+    """Bill one period: statements/<member>.json, .html and .pdf (the PMO's too) and bill.csv in --out."""
+    from collective.bill import Bill, bill, load_contracts
+    from collective.statement import chart_data, render_html, render_pdf
+    from collective.tariffs import Tariffs
+
+    contracts = load_contracts(contracts_file)
+    tariffs = Tariffs.load(tariffs_file)
+    before = Bill.read(previous) if previous is not None else None
+    if (out / "statements").exists() or (out / "bill.csv").exists():
+        raise click.ClickException(f"{out} already holds a bill: write each version to its own directory")
+    result = allocated(production_files, consumption_files, key, shares, max_rounds, step, tz, out / "check")
+    billed = bill(result, contracts, tariffs, period, version=version, previous=before)
+    billed.write(out)
+    charts = chart_data(result, contracts)
+    for party, statement in billed.statements.items():
+        base = out / "statements" / party
+        base.with_suffix(".html").write_text(render_html(statement, charts.get(party, [])), encoding="utf-8")
+        base.with_suffix(".pdf").write_bytes(render_pdf(statement, charts.get(party, [])))
+    click.echo(billed.summary().drop(columns="digest").to_string())
+    settlement = billed.settlement()
+    click.echo(f"written: {out}/statements/<party>.json|html|pdf ({len(billed.statements)} parties), {out}/bill.csv; "
+               f"period {billed.period} version {billed.version}; local energy in tokens: "
+               f"{sum(d for d, _ in settlement.values()) / 100:,.2f} debited = "
+               f"{sum(c for _, c in settlement.values()) / 100:,.2f} credited")
 
 
 def write_allocation(result, out: Path, precision: float, tz: str) -> None:
