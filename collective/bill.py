@@ -41,7 +41,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import yaml
-from eth_utils import keccak
+from eth_utils import is_address, keccak, to_checksum_address
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from collective.allocate import Allocation
@@ -96,6 +96,7 @@ class Member(BaseModel):
     local_price: Decimal | None = Field(default=None, ge=0)  # €/kWh, what consumers pay this producer
     feed_in_price: Decimal = Field(default=Decimal(0), ge=0)  # €/kWh for the surplus
     surplus_buyer: str = "surplus buyer"
+    account: str | None = None  # the member's address, which pays or receives its local energy in tokens
 
     @property
     def consumes(self) -> bool:
@@ -111,6 +112,11 @@ class Member(BaseModel):
         if value is not None:
             offpeak_minutes(value)
         return value
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value):
+        return _address(value)
 
     @model_validator(mode="after")
     def _sides(self):
@@ -129,9 +135,16 @@ class Contracts(BaseModel):
     model_config = ConfigDict(extra="forbid")
     pmo: str = "pmo"
     pmo_fee_bps: int = Field(default=0, ge=0, le=10_000)
+    pmo_account: str | None = None  # receives the PMO fee in tokens
     timezone: str = "Europe/Paris"
     accise_on_local: bool = True
     members: dict[str, Member]
+
+    _pmo_account = field_validator("pmo_account")(lambda cls, value: _address(value))
+
+    def account(self, party: str) -> str | None:
+        """The address of a party (a member id or the PMO's), None if the contracts give none."""
+        return self.pmo_account if party == self.pmo else self.members[party].account
 
     @model_validator(mode="after")
     def _ids(self):
@@ -142,6 +155,12 @@ class Contracts(BaseModel):
     def meter(self, member: str, side: str) -> str:
         m = self.members[member]
         return (m.consumption_meter if side == "consumption" else m.production_meter) or member
+
+
+def _address(value: str | None) -> str | None:
+    if value is not None and not is_address(value):
+        raise ValueError(f"{value!r} is not an address (0x and 40 hex digits)")
+    return None if value is None else to_checksum_address(value)
 
 
 def load_contracts(path) -> Contracts:

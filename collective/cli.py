@@ -4,6 +4,9 @@
     daisee-collective check FILE... [--json report.json]         # conformity per meter and local day
     daisee-collective allocate --production F --consumption F [--key ...] --out DIR
     daisee-collective bill --production F --consumption F --contracts contracts.yaml --out DIR [--previous DIR]
+    daisee-collective commit --production F --consumption F --contracts C --bill DIR --salts S --out DIR --account A
+    daisee-collective settle DIR --account A                      # collect debits, pay credits in tokens
+    daisee-collective verify REFERENCE.json [--statement FILE]     # a member checks its statement on chain
 
 Files are the grid operator's load-curve exports or our wide CSV (collective.io), told apart by header.
 """
@@ -15,6 +18,7 @@ import click
 import pandas as pd
 
 from collective.curves import Curves
+from daisee.chain import ContractRevert
 
 
 def write_wide_csv(curves: Curves, path: Path, tz: str = "Europe/Paris") -> Path:
@@ -35,13 +39,15 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except ValueError as exc:  # collective.io.InputError and the pipeline's own checks
-            raise click.ClickException(str(exc)) from exc
+        except (ValueError, KeyError, FileNotFoundError, PermissionError) as exc:  # inputs, settings, keys
+            raise click.ClickException(str(exc).strip("'\"")) from exc
+        except ContractRevert as exc:
+            raise click.ClickException(f"the contract refused: {exc}") from exc
 
 
 @click.group(cls=_Group)
 def main():
-    """Collective self-consumption: conformity, allocation (and, next, billing and settlement)."""
+    """Collective self-consumption: conformity, allocation, billing, commitment and settlement."""
 
 
 @main.command()
@@ -246,3 +252,124 @@ def write_allocation(result, out: Path, precision: float, tz: str) -> None:
     click.echo(totals.to_string(float_format=lambda v: f"{v:,.3f}"))
     click.echo(f"written: {out}/allocation.csv, consumers.csv, producers.csv, keys.csv (keys floored at "
                f"{precision} %; {float(keys.remainder_kwh.sum()):,.3f} kWh of production unkeyed: surplus and rounding)")
+
+
+# -- on chain: commit, settle, verify ------------------------------------------------------------------
+
+def chain_options(command):
+    """Where the chain is (the services' own settings: daisee.config.ChainSettings)."""
+    options = [
+        click.option("--rpc-url", default="http://127.0.0.1:8545", show_default=True, help="the node's JSON-RPC URL"),
+        click.option("--deployment", type=click.Path(dir_okay=False, path_type=Path),
+                     default=Path("deployments/local.json"), show_default=True, help="written by `ape run deploy`")]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def account_option(command):
+    return click.option("--account", "alias", required=True,
+                        help="keyfile alias (daisee-key import / ape accounts); its passphrase in "
+                             "APE_ACCOUNTS_<alias>_PASSPHRASE")(command)
+
+
+def open_community(rpc_url: str, deployment: Path):
+    from daisee.chain import Community
+    from daisee.config import ChainSettings
+
+    community = Community.open(ChainSettings(rpc_url=rpc_url, deployment=deployment))
+    if not community.w3.is_connected():
+        raise click.ClickException(f"no node answers at {rpc_url}")
+    return community
+
+
+@main.command("commit")
+@allocation_options
+@click.option("--contracts", "contracts_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--bill", "bill_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="the version's bill (written by `bill`)")
+@click.option("--salts", "salts_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="the members' secrets for the period (private; created if absent)")
+@click.option("--rules-version", type=click.IntRange(0, 2**32 - 1), default=1, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@chain_options
+@account_option
+def commit_command(production_files, consumption_files, key, shares, max_rounds, step, tz, contracts_file, bill_dir,
+                   salts_file, rules_version, out, rpc_url, deployment, alias):
+    """Commit a billed period on chain: its roots in the PeriodLedger, then roots.json, the trees' hashes,
+    each member's reference file and its statement re-rendered with its proof in --out."""
+    from collective import commit as c
+    from collective.bill import Bill, load_contracts
+    from collective.ledger import commit_period
+    from collective.statement import chart_data, render_html, render_pdf
+    from daisee.chain import Transactor
+    from daisee.keys import load_signer
+
+    contracts, billed = load_contracts(contracts_file), Bill.read(bill_dir)
+    allocation = allocated(production_files, consumption_files, key, shares, max_rounds, step, tz, out / "check")
+    community = open_community(rpc_url, deployment)
+    units_per_cent = 10 ** (community.token.functions.decimals().call() - 2)
+    commitment = c.of_bill(billed, allocation, contracts, c.Salts(salts_file), units_per_cent, rules_version)
+    receipt = commit_period(community, Transactor(community, load_signer(alias)), commitment)
+    ledger = community.deployment.address_of("PeriodLedger")
+    commitment.write(out, community.deployment.chain_id, ledger)
+    charts = chart_data(allocation, contracts)
+    (out / "statements").mkdir(parents=True, exist_ok=True)
+    for entry in commitment.entries:
+        statement, reference = billed.statements[entry.member], commitment.reference(entry.member,
+                                                                                   community.deployment.chain_id, ledger)
+        base = out / "statements" / entry.member
+        base.with_suffix(".html").write_text(render_html(statement, charts.get(entry.member, []), reference), "utf-8")
+        base.with_suffix(".pdf").write_bytes(render_pdf(statement, charts.get(entry.member, []), reference))
+    click.echo(f"period {commitment.period} version {commitment.version} committed in block "
+               f"{receipt['blockNumber']} ({receipt['gasUsed']:,} gas)")
+    for name, root in commitment.roots.items():
+        click.echo(f"  {name:<10} root 0x{root.hex()}  ({len(commitment.trees[name]):,} leaves)")
+    click.echo(f"  settlement {commitment.settlement_total / units_per_cent / 100:,.2f} tokens; references and "
+               f"statements with their proofs in {out}")
+
+
+@main.command("settle")
+@click.argument("commitment_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@chain_options
+@account_option
+def settle_command(commitment_dir, rpc_url, deployment, alias):
+    """Settle a committed period's local energy in tokens: collect each debit (members' allowances to the
+    CollectiveSettlement contract), pay each credit; anyone may run it."""
+    from collective.commit import read_references
+    from collective.ledger import pot, settle
+    from daisee.chain import Transactor
+    from daisee.keys import load_signer
+
+    period, version, items = read_references(commitment_dir)
+    community = open_community(rpc_url, deployment)
+    report = settle(community, Transactor(community, load_signer(alias)), period, version, items)
+    collected, paid = pot(community, period, version)
+    click.echo(f"period {period} version {version}: {len(report.collected)} debits collected, "
+               f"{len(report.paid)} credits paid; {collected:,} collected, {paid:,} paid (token base units)")
+    for failure in report.failed:
+        click.echo(f"  not collected: {failure} (no allowance or balance; run settle again later)")
+    for member in report.unpaid:
+        click.echo(f"  nothing more to pay yet: {member}")
+
+
+@main.command("verify")
+@click.argument("reference_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--statement", "statement_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the member's statement (JSON) to check against the reference")
+@chain_options
+def verify_command(reference_file, statement_file, rpc_url, deployment):
+    """Check one member's statement against the chain: exit 0 if the ledger holds it, 1 otherwise."""
+    import json
+
+    from collective.ledger import verify_reference
+
+    try:
+        reference = json.loads(reference_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{reference_file}: not a reference file ({exc})") from None
+    statement = statement_file.read_text(encoding="utf-8") if statement_file else None
+    result = verify_reference(open_community(rpc_url, deployment), reference, statement)
+    if not result.ok:
+        raise click.ClickException(f"NOT verified: {result.reason}")
+    click.echo(f"verified: {result.reason}")

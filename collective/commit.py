@@ -35,6 +35,7 @@ from eth_utils import keccak as eth_keccak
 from eth_utils import to_checksum_address
 
 from collective.allocate import Allocation
+from collective.bill import Statement
 from collective.curves import Curves
 from collective.merkle import StandardMerkleTree, leaf_hash, process_proof
 from daisee.files import write_atomic
@@ -55,17 +56,6 @@ def member_id(meter: str) -> bytes:
 def _member(meter: str) -> str:
     """The member a curve belongs to: "<id>:consumption" and "<id>:production" are one member."""
     return meter.rsplit(":", 1)[0] if meter.endswith((":consumption", ":production")) else meter
-
-
-def period_of(index: pd.DatetimeIndex, timezone: str = "Europe/Paris") -> int:
-    """The period (YYYYMM) holding every interval of `index`, by local time of each interval's start
-    (the interval ending at midnight belongs to the month before); ValueError if they span months."""
-    starts = (index - (index[1] - index[0] if len(index) > 1 else pd.Timedelta(0))).tz_convert(timezone)
-    months = np.unique(starts.year * 100 + starts.month)
-    if len(months) != 1:
-        raise ValueError(f"the intervals span {len(months)} months ({', '.join(map(str, months))}): "
-                         "commit one period at a time")
-    return int(months[0])
 
 
 class Salts:
@@ -104,28 +94,35 @@ def _mwh(kwh: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(kwh, 0, None) * 1e6).astype(np.int64)
 
 
-def _interval_columns(curves: Curves, salts: Salts, code: int) -> list:
+Owners = Mapping[str, str]  # meter id -> member id, for meters not named "<member>[:consumption|:production]"
+
+
+def _owner(meter: str, owners: Owners | None) -> str:
+    return (owners or {}).get(meter) or _member(meter)
+
+
+def _interval_columns(curves: Curves, salts: Salts, code: int, owners: Owners | None) -> list:
     """Columns (salt, member, end, code) for every meter × step of `curves`, meter-major."""
-    steps, meters = len(curves.index), curves.meters
-    members = np.frombuffer(b"".join(member_id(m) for m in meters), np.uint8).reshape(len(meters), 32)
-    return [salts.column(meters, steps), np.repeat(members, steps, axis=0),
-            np.tile(curves.index.asi8 // 10**9, len(meters)), np.full(steps * len(meters), code)]
+    steps, members = len(curves.index), [_owner(m, owners) for m in curves.meters]
+    ids = np.frombuffer(b"".join(member_id(m) for m in members), np.uint8).reshape(len(members), 32)
+    return [salts.column(members, steps), np.repeat(ids, steps, axis=0),
+            np.tile(curves.index.asi8 // 10**9, len(members)), np.full(steps * len(members), code)]
 
 
-def inputs_tree(production: Curves, consumption: Curves, salts: Salts) -> StandardMerkleTree:
+def inputs_tree(production: Curves, consumption: Curves, salts: Salts, owners: Owners | None = None) -> StandardMerkleTree:
     """The checked inputs: every consumption and production value of the period."""
     parts = [(consumption, CONSUMPTION), (production, PRODUCTION)]
     columns = [np.concatenate(c) for c in zip(*[
-        _interval_columns(curves, salts, code) + [_mwh(curves.kwh.T.ravel())] for curves, code in parts])]
+        _interval_columns(curves, salts, code, owners) + [_mwh(curves.kwh.T.ravel())] for curves, code in parts])]
     return StandardMerkleTree.of_columns(INPUT_TYPES, columns)
 
 
-def allocation_tree(allocation: Allocation, salts: Salts) -> StandardMerkleTree:
+def allocation_tree(allocation: Allocation, salts: Salts, owners: Owners | None = None) -> StandardMerkleTree:
     """The allocation: each consumer's local share and complement, each producer's local use and surplus."""
     parts = [(allocation.consumption, CONSUMER, allocation.autocons, allocation.complement),
              (allocation.production, PRODUCER, allocation.autoprod, allocation.surplus)]
     columns = [np.concatenate(c) for c in zip(*[
-        _interval_columns(curves, salts, code) + [_mwh(local.T.ravel()), _mwh(rest.T.ravel())]
+        _interval_columns(curves, salts, code, owners) + [_mwh(local.T.ravel()), _mwh(rest.T.ravel())]
         for curves, code, local, rest in parts])]
     return StandardMerkleTree.of_columns(ALLOCATION_TYPES, columns)
 
@@ -182,6 +179,10 @@ class PeriodCommitment:
         row = next(i for i, e in enumerate(self.entries) if e.member == _member(member))
         return self.trees["statements"].proof_of_row(row)
 
+    def settlement_items(self) -> list[tuple[Entry, list[bytes]]]:
+        """Every statement entry with its proof: what `collective.ledger.settle` works through."""
+        return [(e, self.trees["statements"].proof_of_row(i)) for i, e in enumerate(self.entries)]
+
     def reference(self, member: str, chain_id: int | None = None, ledger: str | None = None) -> dict:
         """What a member needs to verify its statement against the chain (its reference file)."""
         entry = next(e for e in self.entries if e.member == _member(member))
@@ -235,29 +236,70 @@ def statement_entries(parties: Mapping[str, tuple[str, int, int, bytes]], salts:
     return entries
 
 
-def build(period: int, version: int, rules_version: int, production: Curves, consumption: Curves,
-          allocation: Allocation, parties: Mapping[str, tuple[str, int, int, bytes]], salts: Salts) -> PeriodCommitment:
-    """The three trees of a period version. `production`/`consumption` are the checked inputs (before
-    netting), `allocation` the allocation billed, `parties` the statements' settlement amounts."""
+def build(period: int, version: int, rules_version: int, allocation: Allocation,
+          parties: Mapping[str, tuple[str, int, int, bytes]], salts: Salts, owners: Owners | None = None) -> PeriodCommitment:
+    """The three trees of a period version: the allocation's inputs (the checked curves it was given),
+    the allocation, and `parties`' statement entries ({member: (account, debit, credit, digest)})."""
     if version < 1:
         raise ValueError("versions are numbered from 1")
     entries = statement_entries(parties, salts)
     if not entries:
         raise ValueError("no statement to commit")
     trees = {
-        "inputs": inputs_tree(production, consumption, salts),
-        "allocation": allocation_tree(allocation, salts),
+        "inputs": inputs_tree(allocation.production, allocation.consumption, salts, owners),
+        "allocation": allocation_tree(allocation, salts, owners),
         "statements": StandardMerkleTree.of(STATEMENT_TYPES, [e.values() for e in entries]),
     }
     return PeriodCommitment(period, version, rules_version, trees, entries)
 
 
-def check_reference(reference: Mapping) -> bytes:
-    """The leaf a reference file describes, after checking that its entry hashes to its leaf and its
-    proof leads to its root (ValueError naming what does not match). Offline: no chain needed."""
+def of_bill(bill, allocation: Allocation, contracts, salts: Salts, units_per_cent: int,
+            rules_version: int) -> PeriodCommitment:
+    """The commitment of a `collective.bill.Bill`: its statements' local-energy amounts in token base
+    units (`units_per_cent`), each party's account from the contracts (ValueError naming a party that
+    moves tokens without one)."""
+    parties = {}
+    for party, (debit, credit) in bill.settlement().items():
+        account = contracts.account(party)
+        if account is None:
+            if debit or credit:
+                raise ValueError(f"{party} has local energy to settle but no 'account' in the contracts")
+            continue
+        statement = bill.statements[party]
+        parties[party] = (account, debit * units_per_cent, credit * units_per_cent,
+                          bytes.fromhex(statement.digest()[2:]))
+    owners = {contracts.meter(m, side): m for m, c in contracts.members.items()
+              for side, used in (("consumption", c.consumes), ("production", c.produces)) if used}
+    year, month = bill.period.split("-")
+    return build(int(year) * 100 + int(month), bill.version, rules_version, allocation, parties, salts, owners)
+
+
+def entry_of(reference: Mapping) -> Entry:
     e = reference["entry"]
-    entry = Entry(e["member"], e["account"], int(e["debit"]), int(e["credit"]), bytes.fromhex(e["statement"][2:]),
-                  bytes.fromhex(e["salt"][2:]))
+    return Entry(e["member"], e["account"], int(e["debit"]), int(e["credit"]), bytes.fromhex(e["statement"][2:]),
+                 bytes.fromhex(e["salt"][2:]))
+
+
+def read_references(directory: Path) -> tuple[int, int, list[tuple[Entry, list[bytes]]]]:
+    """(period, version, [(entry, proof)]) from a commitment's references/ (what `settle` needs)."""
+    files = sorted((Path(directory) / "references").glob("*.json"))
+    if not files:
+        raise ValueError(f"{directory}: no references/*.json (written by `daisee-collective commit`)")
+    references = [json.loads(f.read_text()) for f in files]
+    versions = {(r["period"], r["version"]) for r in references}
+    if len(versions) != 1:
+        raise ValueError(f"{directory}: references of several periods or versions: {sorted(versions)}")
+    period, version = versions.pop()
+    return period, version, [(entry_of(r), [bytes.fromhex(p[2:]) for p in r["proof"]]) for r in references]
+
+
+def check_reference(reference: Mapping, statement_json: str | None = None) -> bytes:
+    """The leaf a reference file describes, after checking that its entry hashes to its leaf, its proof
+    leads to its root and, given the member's statement file, that the file is the one committed
+    (ValueError naming what does not match). Offline: no chain needed."""
+    entry = entry_of(reference)
+    if statement_json is not None and Statement.from_json(statement_json).digest() != "0x" + entry.statement.hex():
+        raise ValueError("the statement file is not the one committed: its digest differs from the leaf's")
     leaf = entry.leaf()
     if "0x" + leaf.hex() != reference["leaf"]:
         raise ValueError("the entry does not hash to the reference's leaf: a value was changed")
@@ -265,8 +307,3 @@ def check_reference(reference: Mapping) -> bytes:
     if "0x" + root.hex() != reference["statement_root"]:
         raise ValueError("the proof does not lead to the reference's statement root")
     return leaf
-
-
-def statement_digest(statement_json: bytes | str) -> bytes:
-    """keccak256 of a statement file's canonical JSON bytes: the `statement` field of its leaf."""
-    return eth_keccak(statement_json.encode() if isinstance(statement_json, str) else statement_json)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from eth_utils import to_checksum_address
+from web3.logs import DISCARD  # a receipt's Transfer logs are the token's, not this contract's
 
 from daisee.chain import Community, ContractRevert, Transactor
 
@@ -31,14 +32,15 @@ class Verification:
     reason: str
 
 
-def verify_reference(community: Community, reference: Mapping) -> Verification:
-    """Check a member's reference file: its entry hashes to its leaf, its proof leads to its root, and
-    the ledger holds that root for the period and version on this chain."""
+def verify_reference(community: Community, reference: Mapping, statement_json: str | None = None) -> Verification:
+    """Check a member's reference file (and its statement file, if given): the statement is the one
+    committed, the entry hashes to its leaf, its proof leads to its root, and the ledger holds that root
+    for the period and version on this chain."""
     if reference.get("chain_id") not in (None, community.deployment.chain_id):
         return Verification(False, f"the reference is for chain {reference['chain_id']}, "
                                    f"not {community.deployment.chain_id}")
     try:
-        leaf = check_reference(reference)
+        leaf = check_reference(reference, statement_json)
     except (ValueError, KeyError) as exc:
         return Verification(False, str(exc))
     ledger = community.contract("PeriodLedger")
@@ -64,23 +66,22 @@ class SettlementReport:
     unpaid: list[str] = field(default_factory=list)
 
 
-def settle(community: Community, transactor: Transactor, commitment: PeriodCommitment,
-           permit: Callable[[Entry, str], tuple | None] | None = None, batch: int = 50) -> SettlementReport:
-    """Collect every debit not collected yet (relaying a member's EIP-2612 permit when `permit(entry,
-    spender)` gives one as (deadline, v, r, s), else from its allowance), then pay every creditor what
-    the collections cover. A member whose transfer fails is reported and skipped; nothing stops the others."""
+def settle(community: Community, transactor: Transactor, period: int, version: int,
+           items: Sequence[tuple[Entry, list[bytes]]], permit: Callable[[Entry, str], tuple | None] | None = None,
+           batch: int = 50) -> SettlementReport:
+    """Collect every debit of `items` (entries with their proofs) not collected yet, relaying a member's
+    EIP-2612 permit when `permit(entry, spender)` gives one as (deadline, v, r, s), else from its
+    allowance; then pay every creditor what the collections cover. A member whose transfer fails is
+    reported and skipped; nothing stops the others."""
     settlement = community.contract("CollectiveSettlement")
-    period, version = commitment.period, commitment.version
     report = SettlementReport()
-    debtors = [(i, e) for i, e in enumerate(commitment.entries)
-               if e.debit and not settlement.functions.collected(period, version, e.leaf()).call()]
+    debtors = [(e, p) for e, p in items if e.debit and not settlement.functions.collected(period, version, e.leaf()).call()]
     by_allowance = []
-    for row, entry in debtors:
+    for entry, proof in debtors:
         signed = permit(entry, settlement.address) if permit else None
         if signed is None:
-            by_allowance.append((row, entry))
+            by_allowance.append((entry, proof))
             continue
-        proof = commitment.trees["statements"].proof_of_row(row)
         try:
             transactor.transact(settlement.functions.collectWithPermit(period, version, entry.as_tuple(), proof, *signed))
             report.collected.append(entry.member)
@@ -89,18 +90,16 @@ def settle(community: Community, transactor: Transactor, commitment: PeriodCommi
     for start in range(0, len(by_allowance), batch):
         chunk = by_allowance[start:start + batch]
         receipt = transactor.transact(settlement.functions.collectMany(
-            period, version, [e.as_tuple() for _, e in chunk],
-            [commitment.trees["statements"].proof_of_row(row) for row, _ in chunk]))
-        failed = {ev["args"]["account"] for ev in settlement.events.CollectionFailed().process_receipt(receipt)}
-        for _, entry in chunk:
+            period, version, [e.as_tuple() for e, _ in chunk], [p for _, p in chunk]))
+        failed = {ev["args"]["account"] for ev in settlement.events.CollectionFailed().process_receipt(receipt, errors=DISCARD)}
+        for entry, _ in chunk:
             (report.failed if to_checksum_address(entry.account) in failed else report.collected).append(entry.member)
-    for row, entry in enumerate(commitment.entries):
+    for entry, proof in items:
         if not entry.credit:
             continue
         try:
-            receipt = transactor.transact(settlement.functions.pay(
-                period, version, entry.as_tuple(), commitment.trees["statements"].proof_of_row(row)))
-            (event,) = settlement.events.Paid().process_receipt(receipt)
+            receipt = transactor.transact(settlement.functions.pay(period, version, entry.as_tuple(), proof))
+            (event,) = settlement.events.Paid().process_receipt(receipt, errors=DISCARD)
             report.paid[entry.member] = event["args"]["amount"]
         except ContractRevert as exc:
             if exc.name != "NothingToPay":
