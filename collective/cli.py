@@ -202,7 +202,7 @@ def bill_command(production_files, consumption_files, key, shares, max_rounds, s
                  period, version, previous, out):
     """Bill one period: statements/<member>.json, .html and .pdf (the PMO's too) and bill.csv in --out."""
     from collective.bill import Bill, bill, load_contracts
-    from collective.statement import chart_data, render_html, render_pdf
+    from collective.statement import chart_data, write_statements
     from collective.tariffs import Tariffs
 
     contracts = load_contracts(contracts_file)
@@ -213,11 +213,7 @@ def bill_command(production_files, consumption_files, key, shares, max_rounds, s
     result = allocated(production_files, consumption_files, key, shares, max_rounds, step, tz, out / "check")
     billed = bill(result, contracts, tariffs, period, version=version, previous=before)
     billed.write(out)
-    charts = chart_data(result, contracts)
-    for party, statement in billed.statements.items():
-        base = out / "statements" / party
-        base.with_suffix(".html").write_text(render_html(statement, charts.get(party, [])), encoding="utf-8")
-        base.with_suffix(".pdf").write_bytes(render_pdf(statement, charts.get(party, [])))
+    write_statements(billed.statements, chart_data(result, contracts), out / "statements")
     click.echo(billed.summary().drop(columns="digest").to_string())
     settlement = billed.settlement()
     click.echo(f"written: {out}/statements/<party>.json|html|pdf ({len(billed.statements)} parties), {out}/bill.csv; "
@@ -301,7 +297,7 @@ def commit_command(production_files, consumption_files, key, shares, max_rounds,
     from collective import commit as c
     from collective.bill import Bill, load_contracts
     from collective.ledger import commit_period
-    from collective.statement import chart_data, render_html, render_pdf
+    from collective.statement import chart_data, write_statements
     from daisee.chain import Transactor
     from daisee.keys import load_signer
 
@@ -313,14 +309,9 @@ def commit_command(production_files, consumption_files, key, shares, max_rounds,
     receipt = commit_period(community, Transactor(community, load_signer(alias)), commitment)
     ledger = community.deployment.address_of("PeriodLedger")
     commitment.write(out, community.deployment.chain_id, ledger)
-    charts = chart_data(allocation, contracts)
-    (out / "statements").mkdir(parents=True, exist_ok=True)
-    for entry in commitment.entries:
-        statement, reference = billed.statements[entry.member], commitment.reference(entry.member,
-                                                                                   community.deployment.chain_id, ledger)
-        base = out / "statements" / entry.member
-        base.with_suffix(".html").write_text(render_html(statement, charts.get(entry.member, []), reference), "utf-8")
-        base.with_suffix(".pdf").write_bytes(render_pdf(statement, charts.get(entry.member, []), reference))
+    references = {e.member: commitment.reference(e.member, community.deployment.chain_id, ledger)
+                  for e in commitment.entries}
+    write_statements(billed.statements, chart_data(allocation, contracts), out / "statements", references)
     click.echo(f"period {commitment.period} version {commitment.version} committed in block "
                f"{receipt['blockNumber']} ({receipt['gasUsed']:,} gas)")
     for name, root in commitment.roots.items():

@@ -9,8 +9,9 @@ can render the same statement again with it.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -148,3 +149,15 @@ def render_pdf(statement: Statement, chart_data: Sequence[DayShare], reference: 
                       leftMargin=12 * mm, rightMargin=12 * mm, topMargin=12 * mm, bottomMargin=12 * mm,
                       invariant=True).build(story)
     return buffer.getvalue()
+
+
+def write_statements(statements: Mapping[str, Statement], charts: Mapping[str, Sequence[DayShare]], out: Path,
+                     references: Mapping[str, dict] | None = None) -> Path:
+    """Each party's statement as `out`/<party>.html and .pdf, with its verification reference if given."""
+    out.mkdir(parents=True, exist_ok=True)
+    for party, statement in statements.items():
+        reference = (references or {}).get(party)
+        base = out / party
+        base.with_suffix(".html").write_text(render_html(statement, charts.get(party, []), reference), encoding="utf-8")
+        base.with_suffix(".pdf").write_bytes(render_pdf(statement, charts.get(party, []), reference))
+    return out

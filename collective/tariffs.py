@@ -109,6 +109,18 @@ class Tariffs:
             rows = [r for r in rows if r.name not in names] + own
         return cls(rows)
 
+    def carried_forward(self, day: date, why: str) -> "Tariffs":
+        """These rates, each name whose last row ends on or before `day` continued from that end with its
+        last value, the source saying so (`why`): for a simulation or an estimate past the table's end,
+        never for a real bill (the next CRE update is what applies there)."""
+        rows = [r for rs in self.rows.values() for r in rs]
+        for rs in self.rows.values():
+            last = rs[-1]
+            if last.valid_to is not None and last.valid_to <= day:
+                rows.append(Rate(last.name, last.valid_to, None, last.value, last.unit,
+                                 f"{why}: carried forward from {last.valid_from} ({last.source})"))
+        return Tariffs(rows)
+
     def row(self, name: str, day: date) -> Rate:
         for row in self.rows.get(name, ()):
             if row.covers(day):
