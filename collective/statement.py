@@ -73,8 +73,22 @@ def _svg_chart(chart: Sequence[DayShare], local: str, other: str, width: int = 7
             "top": f"{top:.1f}", "local": local, "other": other}
 
 
+def _flat(reference: Mapping | None, prefix: str = "") -> dict | None:
+    """A reference with its nested parts (the leaf's entry) as dotted keys, values or lists of values."""
+    if reference is None:
+        return None
+    flat = {}
+    for key, value in reference.items():
+        if isinstance(value, Mapping):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def render_html(statement: Statement, chart_data: Sequence[DayShare], reference: dict | None = None) -> str:
     """The statement as one self-contained HTML page (no external resource)."""
+    reference = _flat(reference)
     return _ENV.get_template("statement.html").render(
         s=statement, counterparties=sorted(set(statement.totals) | set(statement.due)),
         chart=_svg_chart(chart_data, *_labels(statement)), reference=reference, digest=statement.digest(),
@@ -83,6 +97,7 @@ def render_html(statement: Statement, chart_data: Sequence[DayShare], reference:
 
 def render_pdf(statement: Statement, chart_data: Sequence[DayShare], reference: dict | None = None) -> bytes:
     """The statement as a PDF (A4), built in memory with reportlab; same content as the HTML."""
+    reference = _flat(reference)
     from reportlab.graphics.charts.barcharts import VerticalBarChart
     from reportlab.graphics.shapes import Drawing
     from reportlab.lib import colors
