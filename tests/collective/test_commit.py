@@ -231,3 +231,25 @@ def test_settle_collects_who_can_pay_and_pays_creditors_their_share(period, chai
             assert received == credit * UNITS * collected // total
     pot = community.contract("CollectiveSettlement").functions.pot(202507, 1).call()
     assert pot[0] == collected * UNITS and pot[1] <= pot[0]
+
+
+def test_corrected_data_is_committed_as_version_2_and_version_1_stays_verifiable(period, chain_env):
+    import pandas as pd
+
+    out, chain, community, _ = period
+    corrected = pd.read_csv(out / "consumption.csv", index_col=0)
+    corrected["C001"] *= 1.1  # the grid operator's late correction of one meter
+    corrected.to_csv(out / "consumption-v2.csv")
+    files = ["--production", out / "production.csv", "--consumption", out / "consumption-v2.csv"]
+    result = run("bill", *files, "--contracts", out / "contracts.yaml", "--previous", out / "v1", "--out", out / "v2")
+    assert result.exit_code == 0, result.output
+    result = run("commit", *files, "--contracts", out / "contracts.yaml", "--bill", out / "v2", "--salts",
+                 out / "salts.json", "--out", out / "c2", *chain, "--account", "pmo", env=chain_env)
+    assert result.exit_code == 0, result.output
+    assert community.contract("PeriodLedger").functions.latestVersion(202507).call() == 2
+    v2 = Bill.read(out / "v2").settlement()
+    # the corrected member owes more; the key then gives others less local energy: the differences balance
+    assert v2["C001"][0] > 0 and sum(d for d, _ in v2.values()) == sum(c for _, c in v2.values())
+    old = run("verify", out / "c1" / "references" / "C002.json", "--statement", out / "v1" / "statements" / "C002.json",
+              *chain)
+    assert old.exit_code == 0 and "superseded" in old.output
