@@ -70,6 +70,14 @@ def exchange(project, admin, token, operator, fee_recipient):
 
 
 @pytest.fixture(scope="session")
+def ledger(project, admin, operator):
+    """The period ledger; the operator commits (the PMO)."""
+    ledger = admin.deploy(project.PeriodLedger, admin, ADMIN_DELAY)
+    ledger.grantRole(ledger.COMMITTER_ROLE(), operator, sender=admin)
+    return ledger
+
+
+@pytest.fixture(scope="session")
 def register(exchange, operator, oracle):
     """register(owner, kind) -> meter id, read by the gateway key"""
 

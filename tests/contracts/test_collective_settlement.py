@@ -2,18 +2,12 @@
 was collected for the same period version, a member who cannot pay blocking no one."""
 import ape
 import pytest
+
 from collective.commit import Entry, STATEMENT_TYPES
 from collective.merkle import StandardMerkleTree
 from tests.contracts.conftest import TOKEN
 
 PERIOD = 202507
-
-
-@pytest.fixture(scope="session")
-def ledger(project, admin, operator):
-    ledger = admin.deploy(project.PeriodLedger, admin, 3_600)
-    ledger.grantRole(ledger.COMMITTER_ROLE(), operator, sender=admin)
-    return ledger
 
 
 @pytest.fixture(scope="session")

@@ -9,13 +9,6 @@ PERIOD = 202507
 
 
 @pytest.fixture(scope="session")
-def ledger(project, admin, operator):
-    ledger = admin.deploy(project.PeriodLedger, admin, 3_600)
-    ledger.grantRole(ledger.COMMITTER_ROLE(), operator, sender=admin)
-    return ledger
-
-
-@pytest.fixture(scope="session")
 def tree(accounts):
     rows = [[bytes([i]) * 32, accounts[i].address, 1_000 * i] for i in range(5)]
     return rows, StandardMerkleTree.of(TYPES, rows)
