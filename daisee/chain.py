@@ -366,10 +366,12 @@ class Transactor:
     """Signs and sends transactions for one key, keeping its own nonce so that several
     transactions can be in flight; reverts come back as ContractRevert with the error's name."""
 
-    def __init__(self, community: Community, account: LocalAccount, receipt_timeout: float = 30.0):
+    def __init__(self, community: Community, account: LocalAccount, receipt_timeout: float = 30.0,
+                 contracts: Iterable[Contract] = ()):
+        """`contracts`: further contracts (e.g. the governance ones) whose custom errors reverts may carry."""
         self.w3, self.account = community.w3, account
         self.receipt_timeout = receipt_timeout
-        self._decode = error_decoder(community.exchange, community.token)
+        self._decode = error_decoder(community.exchange, community.token, *contracts)
         self._nonce: int | None = None
         self._chain_id = community.deployment.chain_id
 

@@ -26,6 +26,9 @@ contract CommunityGovernor is
     GovernorVotesQuorumFraction,
     GovernorTimelockControl
 {
+    /// @notice `account` held no membership at the proposal's snapshot: it has no vote to cast.
+    error CommunityGovernorNotAMember(address account, uint256 snapshot);
+
     /// @param membership The one-member-one-vote token (timestamp clock).
     /// @param timelock Executes what passes, after its minimum delay.
     /// @param votingDelay_ Seconds from proposal to the vote's snapshot and opening.
@@ -44,6 +47,17 @@ contract CommunityGovernor is
         GovernorVotesQuorumFraction(quorumPercent)
         GovernorTimelockControl(timelock)
     {}
+
+    /// @dev OpenZeppelin records a vote of weight 0 (and marks the account as having voted); here a
+    /// non-member's vote is refused outright, with its own error.
+    function _countVote(uint256 proposalId, address account, uint8 support, uint256 totalWeight, bytes memory params)
+        internal
+        override(Governor, GovernorCountingSimple)
+        returns (uint256)
+    {
+        if (totalWeight == 0) revert CommunityGovernorNotAMember(account, proposalSnapshot(proposalId));
+        return super._countVote(proposalId, account, support, totalWeight, params);
+    }
 
     // ------------------------------------------------------------ compositions required by Solidity
 

@@ -92,24 +92,25 @@ contract CommunityMembership is ICommunityMembership, ERC721Votes, AccessControl
     }
 
     // ------------------------------------------------------------ not transferable, not delegable
+    // (they keep the standard ERC-721 / IVotes mutability in the ABI, although they only revert)
 
     /// @notice Always reverts: a membership is not transferable.
-    function approve(address, uint256 tokenId) public pure override {
+    function approve(address, uint256 tokenId) public override {
         revert CommunityMembershipNonTransferable(tokenId, address(0), address(0));
     }
 
     /// @notice Always reverts: a membership is not transferable.
-    function setApprovalForAll(address operator, bool) public pure override {
+    function setApprovalForAll(address operator, bool) public override {
         revert CommunityMembershipNonTransferable(0, address(0), operator);
     }
 
     /// @notice Always reverts: each member votes itself (delegated to itself at mint).
-    function delegate(address) public view override {
+    function delegate(address) public override {
         revert CommunityMembershipDelegationFixed(msg.sender);
     }
 
     /// @notice Always reverts: each member votes itself (delegated to itself at mint).
-    function delegateBySig(address delegatee, uint256, uint256, uint8, bytes32, bytes32) public pure override {
+    function delegateBySig(address delegatee, uint256, uint256, uint8, bytes32, bytes32) public override {
         revert CommunityMembershipDelegationFixed(delegatee);
     }
 
