@@ -1,7 +1,11 @@
 """Governance fixtures (ape): the contracts as `ape run deploy` deploys and wires them
 (scripts/deploy.py `deploy_governance`), a community handed over to its timelock, members, and a
 helper that takes a proposal through its life cycle. Delays are short; time moves with
-`chain.pending_timestamp`."""
+`chain.pending_timestamp`.
+
+Module-scoped, on an exchange of their own (`market`, and `enrol` to register its meters): the
+hand-over changes who administers the exchange, which must not leak into the other suites' one
+(and ape's isolation keeps fixtures apart by name: no override of the shared `exchange`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +14,7 @@ import pytest
 
 from daisee.chain import CONSUMER, PROSUMER, Deployment
 from governance.handover import batch_for
-from tests.contracts.conftest import ADMIN_DELAY
+from tests.contracts.conftest import ADMIN_DELAY, FEE_BPS
 
 TIMELOCK_DELAY = 600
 VOTING_DELAY = 60
@@ -22,12 +26,30 @@ FOR, AGAINST, ABSTAIN = 1, 0, 2
 PENDING, ACTIVE, CANCELED, DEFEATED, SUCCEEDED, QUEUED, EXPIRED, EXECUTED = range(8)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
+def market(project, admin, token, operator, fee_recipient):
+    ex = admin.deploy(project.EnergyExchange, token, admin, ADMIN_DELAY, fee_recipient, FEE_BPS)
+    ex.grantRole(ex.OPERATOR_ROLE(), operator, sender=admin)
+    return ex
+
+
+@pytest.fixture(scope="module")
+def enrol(market, operator, oracle):
+    """enrol(owner, kind) -> meter id (a meter on this module's exchange)"""
+
+    def enrol(owner, kind):
+        tx = market.registerMeter(owner, kind, oracle, sender=operator)
+        return tx.events.filter(market.MeterRegistered)[0].meterId
+
+    return enrol
+
+
+@pytest.fixture(scope="module")
 def guardian(accounts):
     return accounts[8]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def members(accounts, admin):
     """Five members (meters registered by the fixtures that need them), with gas money."""
     generated = [accounts.generate_test_account() for _ in range(5)]
@@ -36,39 +58,39 @@ def members(accounts, admin):
     return generated
 
 
-@pytest.fixture(scope="session")
-def deployed(project, admin, token, exchange, guardian):
+@pytest.fixture(scope="module")
+def deployed(project, admin, token, market, guardian):
     """scripts/deploy.py's governance on the test exchange, hand-over begun; name -> contract."""
     from scripts.deploy import deploy_governance
 
     deployment = Deployment(network="test", chain_id=0, deployed_block=0, token=token.address,
-                            exchange=exchange.address, abi={})
+                            exchange=market.address, abi={})
     deploy_governance(admin, deployment, guardian.address, ADMIN_DELAY, TIMELOCK_DELAY, VOTING_DELAY,
                       VOTING_PERIOD, QUORUM_PERCENT, UTC_OFFSET, hand_over=True)
     return {name: getattr(project, name).at(address) for name, address in deployment.contracts.items()}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def membership(deployed):
     return deployed["CommunityMembership"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def timelock(deployed):
     return deployed["CommunityTimelock"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def governor(deployed):
     return deployed["CommunityGovernor"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def rules(deployed):
     return deployed["CommunityRules"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def travel(chain):
     """travel(seconds): the next block is `seconds` later (one block mined)."""
 
@@ -79,11 +101,11 @@ def travel(chain):
     return travel
 
 
-@pytest.fixture(scope="session")
-def handed_over(deployed, exchange, membership, rules, timelock, admin, travel):
+@pytest.fixture(scope="module")
+def handed_over(deployed, market, membership, rules, timelock, admin, travel):
     """Step 2 of the hand-over: the timelock now admins the exchange, the membership and the rules;
     the deployer keeps no timelock role."""
-    administered = [exchange, membership, rules]
+    administered = [market, membership, rules]
     batch = batch_for([c.address for c in administered], TIMELOCK_DELAY, [ADMIN_DELAY] * 3)
     travel(batch.delay + 1)
     timelock.executeBatch(*batch.args(), sender=admin)
@@ -92,11 +114,11 @@ def handed_over(deployed, exchange, membership, rules, timelock, admin, travel):
     return timelock
 
 
-@pytest.fixture(scope="session")
-def community(handed_over, register, members, travel):
+@pytest.fixture(scope="module")
+def community(handed_over, enrol, members, travel):
     """Five members with a meter each (so five votes), one second later (votes count from the next second)."""
     for i, member in enumerate(members):
-        register(member, PROSUMER if i % 2 else CONSUMER)
+        enrol(member, PROSUMER if i % 2 else CONSUMER)
     travel(1)
     return members
 
@@ -116,7 +138,7 @@ class Proposal:
         return self.targets, self.values, self.calldatas, keccak(text=self.description)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def propose(governor):
     """propose([(contract, "method", args...)], description, sender) -> Proposal"""
     counter = iter(range(10**6))
@@ -132,7 +154,7 @@ def propose(governor):
     return propose
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def enact(governor, travel):
     """enact(proposal, voters): every voter votes for, then queue and execute after the delays."""
 

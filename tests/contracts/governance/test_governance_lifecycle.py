@@ -9,23 +9,23 @@ from tests.contracts.governance.test_governance_rules import period_after, rules
 
 
 @pytest.fixture
-def fee_proposal(community, propose, exchange, fee_recipient):
-    return propose([(exchange, "setFee", 42, fee_recipient)], sender=community[0])
+def fee_proposal(community, propose, market, fee_recipient):
+    return propose([(market, "setFee", 42, fee_recipient)], sender=community[0])
 
 
-def test_the_hand_over_leaves_the_timelock_sole_admin(handed_over, exchange, membership, rules, timelock, admin):
-    for contract in (exchange, membership, rules):
+def test_the_hand_over_leaves_the_timelock_sole_admin(handed_over, market, membership, rules, timelock, admin):
+    for contract in (market, membership, rules):
         assert contract.defaultAdmin() == timelock.address
     assert not timelock.hasRole(timelock.PROPOSER_ROLE(), admin)
     assert not timelock.hasRole(timelock.DEFAULT_ADMIN_ROLE(), admin)
 
 
-def test_the_former_admin_no_longer_sets_the_fee(handed_over, exchange, admin, fee_recipient):
-    with ape.reverts(exchange.AccessControlUnauthorizedAccount, account=admin.address, neededRole=b"\x00" * 32):
-        exchange.setFee(42, fee_recipient, sender=admin)
+def test_the_former_admin_no_longer_sets_the_fee(handed_over, market, admin, fee_recipient):
+    with ape.reverts(market.AccessControlUnauthorizedAccount, account=admin.address, neededRole=b"\x00" * 32):
+        market.setFee(42, fee_recipient, sender=admin)
 
 
-def test_a_vote_changes_the_exchange_fee(fee_proposal, governor, exchange, community, travel):
+def test_a_vote_changes_the_exchange_fee(fee_proposal, governor, market, community, travel):
     assert governor.state(fee_proposal.id) == PENDING
     travel(VOTING_DELAY + 1)
     assert governor.state(fee_proposal.id) == ACTIVE
@@ -39,7 +39,7 @@ def test_a_vote_changes_the_exchange_fee(fee_proposal, governor, exchange, commu
     travel(TIMELOCK_DELAY + 1)
     governor.execute(*fee_proposal.args, sender=community[4])
     assert governor.state(fee_proposal.id) == EXECUTED
-    assert exchange.feeBps() == 42
+    assert market.feeBps() == 42
 
 
 def test_a_vote_changes_a_collective_rule_from_the_next_period(community, propose, enact, rules):
@@ -51,10 +51,10 @@ def test_a_vote_changes_a_collective_rule_from_the_next_period(community, propos
     assert rules.rulesAt(period_after(current)).keyType == 1
 
 
-def test_a_vote_unpauses_what_the_guardian_paused(community, propose, enact, exchange, guardian):
-    exchange.pause(sender=guardian)
-    enact(propose([(exchange, "unpause")], sender=community[0]), community[:2])
-    assert not exchange.paused()
+def test_a_vote_unpauses_what_the_guardian_paused(community, propose, enact, market, guardian):
+    market.pause(sender=guardian)
+    enact(propose([(market, "unpause")], sender=community[0]), community[:2])
+    assert not market.paused()
 
 
 def test_votes_are_one_per_member(fee_proposal, governor, community, travel):
@@ -73,19 +73,19 @@ def test_a_non_member_cannot_vote(fee_proposal, governor, stranger, travel):
         governor.castVote(fee_proposal.id, FOR, sender=stranger)
 
 
-def test_a_non_member_cannot_propose(community, governor, exchange, stranger, fee_recipient):
+def test_a_non_member_cannot_propose(community, governor, market, stranger, fee_recipient):
     with ape.reverts(governor.GovernorInsufficientProposerVotes, proposer=stranger.address, votes=0, threshold=1):
-        governor.propose([exchange.address], [0], [exchange.setFee.encode_input(1, fee_recipient)], "fee",
+        governor.propose([market.address], [0], [market.setFee.encode_input(1, fee_recipient)], "fee",
                          sender=stranger)
 
 
-def test_a_burned_membership_cannot_vote_again_under_a_new_address(fee_proposal, governor, exchange, membership,
-                                                                   community, register, operator, stranger, travel):
+def test_a_burned_membership_cannot_vote_again_under_a_new_address(fee_proposal, governor, market, membership,
+                                                                   community, enrol, operator, stranger, travel):
     leaving = community[0]
     travel(VOTING_DELAY + 1)
     governor.castVote(fee_proposal.id, FOR, sender=leaving)
-    exchange.deactivateMeter(exchange.meterOf(leaving), sender=operator)  # burned
-    register(stranger, CONSUMER)  # the same household under a new address: a new member, after the snapshot
+    market.deactivateMeter(market.meterOf(leaving), sender=operator)  # burned
+    enrol(stranger, CONSUMER)  # the same household under a new address: a new member, after the snapshot
     travel(1)
     assert membership.isMember(stranger)
     with ape.reverts(governor.CommunityGovernorNotAMember):
@@ -130,10 +130,10 @@ def test_execution_waits_for_the_timelock(fee_proposal, governor, timelock, comm
         governor.execute(*fee_proposal.args, sender=community[0])
 
 
-def test_only_the_governor_schedules_in_the_timelock(handed_over, timelock, exchange, stranger):
+def test_only_the_governor_schedules_in_the_timelock(handed_over, timelock, market, stranger):
     with ape.reverts(timelock.AccessControlUnauthorizedAccount, account=stranger.address,
                      neededRole=timelock.PROPOSER_ROLE()):
-        timelock.schedule(exchange.address, 0, exchange.unpause.encode_input(), b"\x00" * 32, b"\x00" * 32,
+        timelock.schedule(market.address, 0, market.unpause.encode_input(), b"\x00" * 32, b"\x00" * 32,
                           TIMELOCK_DELAY, sender=stranger)
 
 

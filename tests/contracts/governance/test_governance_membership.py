@@ -6,10 +6,13 @@ from daisee.chain import CONSUMER
 
 
 @pytest.fixture
-def member(members, register, travel):
-    register(members[0], CONSUMER)
+def member(accounts, admin, enrol, travel):
+    """A new member (meter registered a second ago), with gas money."""
+    account = accounts.generate_test_account()
+    admin.transfer(account, 10**18)
+    enrol(account, CONSUMER)
     travel(1)
-    return members[0]
+    return account
 
 
 def test_registering_a_meter_mints_a_vote_that_counts_at_once(deployed, membership, member):
@@ -44,8 +47,8 @@ def test_a_vote_cannot_be_delegated(membership, member, stranger):
         membership.invoke_transaction("delegate", stranger, sender=member)
 
 
-def test_deactivating_the_last_meter_burns_the_membership(exchange, membership, member, operator, travel):
-    tx = exchange.deactivateMeter(exchange.meterOf(member), sender=operator)
+def test_deactivating_the_last_meter_burns_the_membership(market, membership, member, operator, travel):
+    tx = market.deactivateMeter(market.meterOf(member), sender=operator)
     assert tx.events.filter(membership.MeterCountChanged)[0].meters == 0
     travel(1)
     assert not membership.isMember(member)
@@ -54,8 +57,8 @@ def test_deactivating_the_last_meter_burns_the_membership(exchange, membership, 
     assert membership.getPastTotalSupply(membership.clock() - 1) == 0
 
 
-def test_replacing_a_meter_keeps_the_membership(exchange, membership, member, operator, oracle):
-    exchange.replaceMeter(exchange.meterOf(member), oracle, sender=operator)
+def test_replacing_a_meter_keeps_the_membership(market, membership, member, operator, oracle):
+    market.replaceMeter(market.meterOf(member), oracle, sender=operator)
     assert membership.isMember(member)
     assert membership.metersOf(member) == 1
 
@@ -93,15 +96,15 @@ def test_leaving_without_a_counted_meter_changes_nothing(membership, admin, stra
     assert membership.metersOf(stranger) == 0
 
 
-def test_the_membership_is_wired_by_the_admin_only(exchange, membership, admin, operator):
-    assert exchange.membership() == membership.address
-    with ape.reverts(exchange.AccessControlUnauthorizedAccount):
-        exchange.setMembership(ape.utils.ZERO_ADDRESS, sender=operator)
-    tx = exchange.setMembership(ape.utils.ZERO_ADDRESS, sender=admin)
+def test_the_membership_is_wired_by_the_admin_only(market, membership, admin, operator):
+    assert market.membership() == membership.address
+    with ape.reverts(market.AccessControlUnauthorizedAccount):
+        market.setMembership(ape.utils.ZERO_ADDRESS, sender=operator)
+    tx = market.setMembership(ape.utils.ZERO_ADDRESS, sender=admin)
     assert (tx.events[0].previousMembership, tx.events[0].membership) == (membership.address, ape.utils.ZERO_ADDRESS)
 
 
-def test_an_unwired_registry_registers_without_membership(exchange, membership, admin, register, stranger):
-    exchange.setMembership(ape.utils.ZERO_ADDRESS, sender=admin)
-    register(stranger, CONSUMER)
+def test_an_unwired_registry_registers_without_membership(market, membership, admin, enrol, stranger):
+    market.setMembership(ape.utils.ZERO_ADDRESS, sender=admin)
+    enrol(stranger, CONSUMER)
     assert not membership.isMember(stranger)
