@@ -108,7 +108,7 @@ interface IEnergyExchange {
     event TimingSet(uint32 purchaseTtl, uint32 maxClockSkew, uint32 settleGrace);
     event MaxPurchaseSet(uint32 maxPurchaseWh);
     /// @notice The membership the registry counts meters into changed (address(0): none).
-    event MembershipSet(address previousMembership, address membership);
+    event MembershipSet(address indexed previousMembership, address indexed membership);
 
     // ---------------------------------------------------------------- errors
 
