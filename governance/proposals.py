@@ -108,10 +108,24 @@ def describe(gov: Governance, proposal: Proposal) -> list[str]:
     return lines
 
 
-def _defeat_reason(t: Tally) -> str:
-    if t.for_ + t.abstain < t.quorum:
-        return f"quorum not reached: {t.for_ + t.abstain} of the {t.quorum} votes needed (for + abstain)"
-    return f"rejected: {t.for_} for, {t.against} against"
+def _closed(gov: Governance, proposal_id: int, expected: str) -> tuple[Proposal, Tally]:
+    """The proposal and its tally when its state is `expected`; else why not, in words."""
+    proposal = find(gov, proposal_id)
+    t = tally(gov, proposal)
+    if t.state == expected:
+        return proposal, t
+    if t.state in ("Pending", "Active"):
+        raise GovernanceError(f"voting still open until {when(proposal.vote_end)}")
+    if t.state == "Defeated":
+        if t.for_ + t.abstain < t.quorum:
+            raise GovernanceError(f"quorum not reached: {t.for_ + t.abstain} of the {t.quorum} votes needed "
+                                  f"(for + abstain)")
+        raise GovernanceError(f"rejected: {t.for_} for, {t.against} against")
+    if t.state == "Queued":
+        raise GovernanceError(f"already queued: executable from {when(t.eta)}")
+    if t.state == "Succeeded":
+        raise GovernanceError(f"not queued yet: daisee-governance queue {proposal_id}")
+    raise GovernanceError(f"the proposal is {t.state}")
 
 
 def propose(gov: Governance, tx: Transactor, actions: list[Action], description: str) -> int:
@@ -152,32 +166,14 @@ def vote(gov: Governance, tx: Transactor, proposal_id: int, support: str, reason
 
 def queue(gov: Governance, tx: Transactor, proposal_id: int) -> int:
     """Queue a passed proposal in the timelock; returns when it can be executed."""
-    proposal = find(gov, proposal_id)
-    t = tally(gov, proposal)
-    if t.state in ("Pending", "Active"):
-        raise GovernanceError(f"voting still open until {when(proposal.vote_end)}")
-    if t.state == "Defeated":
-        raise GovernanceError(_defeat_reason(t))
-    if t.state == "Queued":
-        raise GovernanceError(f"already queued: executable from {when(t.eta)}")
-    if t.state != "Succeeded":
-        raise GovernanceError(f"the proposal is {t.state}")
+    proposal, _ = _closed(gov, proposal_id, "Succeeded")
     tx.transact(gov.governor.functions.queue(*proposal.args()))
     return gov.governor.functions.proposalEta(proposal_id).call()
 
 
 def execute(gov: Governance, tx: Transactor, proposal_id: int) -> None:
     """Run a queued proposal whose timelock delay has passed."""
-    proposal = find(gov, proposal_id)
-    t = tally(gov, proposal)
-    if t.state in ("Pending", "Active"):
-        raise GovernanceError(f"voting still open until {when(proposal.vote_end)}")
-    if t.state == "Defeated":
-        raise GovernanceError(_defeat_reason(t))
-    if t.state == "Succeeded":
-        raise GovernanceError(f"not queued yet: daisee-governance queue {proposal_id}")
-    if t.state != "Queued":
-        raise GovernanceError(f"the proposal is {t.state}")
+    proposal, t = _closed(gov, proposal_id, "Queued")
     now = gov.now()
     if t.eta > now:
         raise GovernanceError(f"timelock not elapsed: executable from {when(t.eta)} (chain time {when(now)})")

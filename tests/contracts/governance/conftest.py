@@ -14,7 +14,7 @@ import pytest
 
 from daisee.chain import CONSUMER, PROSUMER, Deployment
 from governance.handover import batch_for
-from tests.contracts.conftest import ADMIN_DELAY, FEE_BPS
+from tests.contracts.conftest import ADMIN_DELAY, new_exchange, registrar
 
 TIMELOCK_DELAY = 600
 VOTING_DELAY = 60
@@ -28,20 +28,14 @@ PENDING, ACTIVE, CANCELED, DEFEATED, SUCCEEDED, QUEUED, EXPIRED, EXECUTED = rang
 
 @pytest.fixture(scope="module")
 def market(project, admin, token, operator, fee_recipient):
-    ex = admin.deploy(project.EnergyExchange, token, admin, ADMIN_DELAY, fee_recipient, FEE_BPS)
-    ex.grantRole(ex.OPERATOR_ROLE(), operator, sender=admin)
-    return ex
+    """This module's own EnergyExchange."""
+    return new_exchange(project, admin, token, operator, fee_recipient)
 
 
 @pytest.fixture(scope="module")
 def enrol(market, operator, oracle):
     """enrol(owner, kind) -> meter id (a meter on this module's exchange)"""
-
-    def enrol(owner, kind):
-        tx = market.registerMeter(owner, kind, oracle, sender=operator)
-        return tx.events.filter(market.MeterRegistered)[0].meterId
-
-    return enrol
+    return registrar(market, operator, oracle)
 
 
 @pytest.fixture(scope="module")
