@@ -1,8 +1,11 @@
 """CommunityRules: versioned parameters, each change in force from a later period, never backwards."""
 from calendar import timegm
+from datetime import datetime, timezone
 
 import ape
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.contracts.governance.conftest import UTC_OFFSET
 
@@ -130,3 +133,10 @@ def test_only_the_admin_sets_rules(rules, operator):
 def test_the_offset_is_a_real_zone(project, admin):
     with ape.reverts(project.CommunityRules.CommunityRulesInvalidOffset, offsetSeconds=14 * 3600 + 1):
         admin.deploy(project.CommunityRules, admin, 0, 14 * 3600 + 1, rules_tuple(key=0, shares=b"\x00" * 32))
+
+
+@settings(max_examples=200, deadline=None)
+@given(timestamp=st.integers(0, 253_402_300_799 - UTC_OFFSET))  # up to the end of year 9999
+def test_periods_match_the_calendar(rules, timestamp):
+    local = datetime.fromtimestamp(timestamp + UTC_OFFSET, timezone.utc)
+    assert rules.periodOf(timestamp) == local.year * 100 + local.month
