@@ -13,7 +13,7 @@ from daisee.config import ChainSettings
 from governance import proposals as p
 from governance.contracts import Governance
 from governance.handover import Handover, HandoverError
-from governance.rules import KEY_TYPES, NO_HASH, SURPLUS_POLICIES, Rules, document_hash, token_units
+from governance.rules import KEY_TYPES, NO_HASH, SURPLUS_POLICIES, Rules, document_hash, in_force, token_units
 
 main = service_group(__doc__)
 
@@ -210,14 +210,10 @@ def status(proposal_id, rpc_url, deployment):
 def show_rules(period, rpc_url, deployment):
     """The collective rules in force in a month, and their version (what the pipeline applies)."""
     gov = _open(rpc_url, deployment)
-    r = gov.rules.functions
-    period = period or r.currentPeriod().call()
-    version = r.versionAt(period).call()
-    if version == 0:
-        raise click.ClickException(f"no rules in force in {period}: the first version starts later")
+    period, version, rules_ = in_force(gov.rules, period)
     decimals = gov.community.token.functions.decimals().call()
-    click.echo(f"period {period}: version {version} of {r.latestVersion().call()}")
-    for name, value in Rules(*r.rulesAt(period).call()).describe(decimals).items():
+    click.echo(f"period {period}: version {version} of {gov.rules.functions.latestVersion().call()}")
+    for name, value in rules_.describe(decimals).items():
         click.echo(f"  {name}: {value}")
 
 

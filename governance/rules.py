@@ -40,6 +40,18 @@ class Rules(NamedTuple):
         }
 
 
+def in_force(rules_contract, period: int | None = None) -> tuple[int, int, Rules]:
+    """(period, version, rules) in force in `period` (YYYYMM; None: the current month) from the chain's
+    CommunityRules (a web3 contract): what the collective pipeline applies to a period and records in
+    its commitment. ValueError for a month before the first version."""
+    r = rules_contract.functions
+    period = period or r.currentPeriod().call()
+    version = r.versionAt(period).call()
+    if version == 0:
+        raise ValueError(f"no rules in force in {period}: the first version starts later")
+    return period, version, Rules(*r.rulesAt(period).call())
+
+
 def document_hash(path: Path) -> bytes:
     """keccak256 of a JSON or YAML document (the shares file of `daisee-collective allocate --shares`,
     or the conformity thresholds of `collective.check.CheckSettings`) in canonical JSON: sorted keys,

@@ -100,3 +100,7 @@ def test_a_pilot_keeps_its_admin_until_it_hands_over(pilot):
 
 def test_only_the_admin_hands_over(pilot):
     assert "is not the admin" in pilot.refused("handover", account="alice")
+
+
+def test_a_month_before_the_first_rules_is_named(governed):
+    assert "no rules in force in 200001" in governed.refused("rules", "--period", "200001")
