@@ -279,6 +279,19 @@ def open_community(rpc_url: str, deployment: Path):
     return community
 
 
+def rules_in_force(community, period: str) -> int:
+    """The version of the community's rules in force in `period` (YYYY-MM), read from CommunityRules."""
+    from governance.rules import in_force
+
+    if "CommunityRules" not in community.deployment.contracts:
+        raise click.ClickException("this deployment has no CommunityRules: give --rules-version")
+    year, month = period.split("-")
+    try:
+        return in_force(community.contract("CommunityRules"), int(year) * 100 + int(month))[1]
+    except ValueError as exc:
+        raise click.ClickException(f"{exc}; give --rules-version for a period before the rules") from None
+
+
 @main.command("commit")
 @allocation_options
 @click.option("--contracts", "contracts_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -286,7 +299,8 @@ def open_community(rpc_url: str, deployment: Path):
               help="the version's bill (written by `bill`)")
 @click.option("--salts", "salts_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="the members' secrets for the period (private; created if absent)")
-@click.option("--rules-version", type=click.IntRange(0, 2**32 - 1), default=1, show_default=True)
+@click.option("--rules-version", type=click.IntRange(1, 2**32 - 1),
+              help="the rules version applied (default: the one CommunityRules holds in force for the period)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @chain_options
 @account_option
@@ -305,6 +319,7 @@ def commit_command(production_files, consumption_files, key, shares, max_rounds,
     allocation = allocated(production_files, consumption_files, key, shares, max_rounds, step, tz, out / "check")
     community = open_community(rpc_url, deployment)
     units_per_cent = 10 ** (community.token.functions.decimals().call() - 2)
+    rules_version = rules_version or rules_in_force(community, billed.period)
     commitment = c.of_bill(billed, allocation, contracts, c.Salts(salts_file), units_per_cent, rules_version)
     receipt = commit_period(community, Transactor(community, load_signer(alias)), commitment)
     ledger = community.deployment.address_of("PeriodLedger")

@@ -377,7 +377,7 @@ class Transactor:
     def __init__(self, community: Community, account: LocalAccount, receipt_timeout: float = 30.0):
         self.w3, self.account = community.w3, account
         self.receipt_timeout = receipt_timeout
-        self._decode = error_decoder(*community.all_contracts())
+        self._decode = error_decoder(*community.all_contracts())  # every deployed contract's custom errors
         self._nonce: int | None = None
         self._chain_id = community.deployment.chain_id
 

@@ -20,6 +20,7 @@ from collective.ledger import commit_period, pot, settle, verify_reference
 from collective.statement import chart_data, write_statements
 from collective.tariffs import Tariffs
 from daisee.chain import Community, EventReader, Transactor, permit_signature
+from governance.rules import in_force
 from simulation.community import Member
 
 
@@ -119,7 +120,9 @@ def period_run(community: Community, operator: LocalAccount, members: list[Membe
     write_statements(billed.statements, charts, out / "bill" / "statements")
 
     units_per_cent = 10 ** (community.token.functions.decimals().call() - 2)
-    commitment = of_bill(billed, allocation, contracts, Salts(out / "salts.json"), units_per_cent, rules_version=1)
+    period = int(billed.period.replace("-", ""))
+    _, rules_version, _ = in_force(community.contract("CommunityRules"), period)
+    commitment = of_bill(billed, allocation, contracts, Salts(out / "salts.json"), units_per_cent, rules_version)
     operator_tx = Transactor(community, operator, receipt_timeout=120)
     receipt = commit_period(community, operator_tx, commitment)
     ledger = community.deployment.address_of("PeriodLedger")

@@ -160,7 +160,8 @@ def period(node, chain_env, tmp_path_factory):
             Transactor(community, keys[member]).transact(
                 community.token.functions.approve(settlement, debit * UNITS))
     chain = ["--rpc-url", node[0].url, "--deployment", deployment]
-    result = run("commit", *files, "--contracts", out / "contracts.yaml", "--bill", out / "v1",
+    # July 2025 predates the community's rules on this chain: the version applied is given
+    result = run("commit", *files, "--contracts", out / "contracts.yaml", "--bill", out / "v1", "--rules-version", "1",
                  "--salts", out / "salts.json", "--out", out / "c1", *chain, "--account", "pmo", env=chain_env)
     assert result.exit_code == 0, result.output
     return out, chain, community, keys
@@ -214,6 +215,10 @@ def test_committing_the_same_version_again_is_refused(period, chain_env):
     files = ["--production", out / "production.csv", "--consumption", out / "consumption.csv"]
     result = run("commit", *files, "--contracts", out / "contracts.yaml", "--bill", out / "v1", "--salts",
                  out / "salts.json", "--out", out / "again", *chain, "--account", "pmo", env=chain_env)
+    assert result.exit_code == 1 and "give --rules-version" in result.output  # no rules in force in July 2025
+    result = run("commit", *files, "--contracts", out / "contracts.yaml", "--bill", out / "v1", "--salts",
+                 out / "salts.json", "--out", out / "again", *chain, "--account", "pmo", "--rules-version", "1",
+                 env=chain_env)
     assert result.exit_code == 1 and "VersionNotNext" in result.output
 
 
@@ -244,7 +249,8 @@ def test_corrected_data_is_committed_as_version_2_and_version_1_stays_verifiable
     result = run("bill", *files, "--contracts", out / "contracts.yaml", "--previous", out / "v1", "--out", out / "v2")
     assert result.exit_code == 0, result.output
     result = run("commit", *files, "--contracts", out / "contracts.yaml", "--bill", out / "v2", "--salts",
-                 out / "salts.json", "--out", out / "c2", *chain, "--account", "pmo", env=chain_env)
+                 out / "salts.json", "--out", out / "c2", *chain, "--account", "pmo", "--rules-version", "1",
+                 env=chain_env)
     assert result.exit_code == 0, result.output
     assert community.contract("PeriodLedger").functions.latestVersion(202507).call() == 2
     v2 = Bill.read(out / "v2").settlement()
