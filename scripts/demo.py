@@ -28,7 +28,7 @@ from daisee.chain import Community
 from daisee.cli import LOG_FORMAT
 from daisee.config import ChainSettings
 from daisee.keys import load_signer
-from scripts.deploy import deploy
+from scripts.deploy import deploy, deploy_governance
 from simulation.collective import allocate_run, period_run
 from viewer.store import Store
 from simulation.community import dev_chain, establish, plan_community
@@ -132,6 +132,9 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
     deployer, operator = operator_key(network, alias)
     # a fresh pair of contracts per run, so that the summary is this run's alone
     deployment = deploy(deployer, deployer.address, deployer.address, 100, 86_400, network.choice)
+    # members' governance wired (a vote per member), kept under a single admin for the demo: a pilot
+    deploy_governance(deployer, deployment, deployer.address, 86_400, 2 * 86_400, 86_400, 7 * 86_400, 20, 7_200,
+                      hand_over=False)
     deployment.save(workdir / "deployment.json")
     chain_settings = ChainSettings(rpc_url=chain.provider.uri, deployment=workdir / "deployment.json",
                                    poll_interval=0.5)
@@ -192,7 +195,7 @@ def period_lines(period: dict) -> str:
     tokens = 10**18
     lines = [f"period {period['period']} version {period['version']}: {period['statements']} statements "
              f"(HTML and PDF, each with its proof) in {period['statements_dir']}",
-             f"  committed in block {period['commit_block']}: " + ", ".join(
+             f"  committed in block {period['commit_block']} (rules version {period['rules_version']}): " + ", ".join(
                  f"{name} {root[:10]}…" for name, root in period["roots"].items()),
              f"  local energy settled in tokens: {period['collected'] / tokens:.4f} DSE collected, "
              f"{period['paid'] / tokens:.4f} paid of {period['settlement_total'] / tokens:.4f} due"]

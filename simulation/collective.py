@@ -149,7 +149,8 @@ def period_run(community: Community, operator: LocalAccount, members: list[Membe
     statement_file = out / "bill" / "statements" / f"{verified_member}.json"
     verification = verify_reference(community, references[verified_member], statement_file.read_text(encoding="utf-8"))
     return {
-        "period": commitment.period, "version": commitment.version, "statements": len(billed.statements),
+        "period": commitment.period, "version": commitment.version, "rules_version": rules_version,
+        "statements": len(billed.statements),
         "statements_dir": str(out / "commitment" / "statements"), "commit_block": receipt["blockNumber"],
         "roots": {k: "0x" + v.hex() for k, v in commitment.roots.items()},
         "settlement_total": commitment.settlement_total, "collected": collected, "paid": paid,
