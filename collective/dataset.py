@@ -88,6 +88,24 @@ def _by_wall_clock(source: pd.Series, local_starts: pd.DatetimeIndex, source_yea
     return values
 
 
+def _pv_by_wall_clock(local_starts: pd.DatetimeIndex) -> np.ndarray:
+    """The PV source by wall clock in PV_SOURCE_YEAR; where that year's logger has a long outage, the
+    same instant of the series' other years (2013, then 2011)."""
+    source = pv_source()
+    wanted = local_starts.map(lambda t: t.replace(year=PV_SOURCE_YEAR))
+    values = source.reindex(wanted).to_numpy()
+    for year in (2013, 2011):
+        missing = np.flatnonzero(np.isnan(values))
+        if not missing.size:
+            break
+        values[missing] = source.reindex(wanted[missing].map(lambda t: t.replace(year=year, day=min(t.day, 28))
+                                                              if t.month == 2 and t.day == 29 else
+                                                              t.replace(year=year))).to_numpy()
+    if np.isnan(values).any():
+        raise ValueError(f"the PV source has no value at {wanted[np.isnan(values)][0]}")
+    return values
+
+
 def _to_step(quarters: np.ndarray, step: pd.Timedelta) -> np.ndarray:
     """Sum consecutive quarter-hours into `step` intervals (rows: time, columns: meters)."""
     per = int(step / SOURCE_STEP)
@@ -110,7 +128,7 @@ def community(first, last, consumers: int = 20, producers: int = 2, step: str = 
     rng = np.random.default_rng(seed)
     step = pd.Timedelta(step)
     ends, local_starts = _grid(str(pd.Timestamp(first).date()), str(pd.Timestamp(last).date()), step, tz)
-    pv = _by_wall_clock(pv_source(), local_starts, PV_SOURCE_YEAR)
+    pv = _pv_by_wall_clock(local_starts)
     peaks = rng.uniform(3.0, 9.0, producers)  # kWp of each roof
     noise = rng.normal(1.0, 0.03, (len(pv), producers)).clip(0.8, 1.2)
     production = pv[:, None] * (peaks / PV_SOURCE_PEAK_KW) * noise
