@@ -16,12 +16,13 @@ Methods (`PV_METHODS`, `LOAD_METHODS`):
 - `climatology`: the mean of the days before D at the same slot and calendar month (any year; the
   slot's mean over all months when the month has no past day yet).
 - `seasonal_naive` (load): the value at t − 7 days.
-- `learned`: scikit-learn `HistGradientBoostingRegressor`. PV: target k on daylight slots (weighted by
-  P_cs), features UTC slot, day of year, P_cs, k at lags 24/48/168 h, yesterday's and last week's daily
-  k (ΣP/ΣP_cs), the slot's mean k over the last 7 days; forecast k̂·P_cs. Load: target y/level, level =
-  mean of the last 7 days, features local slot, weekday, day of year, lags 24/48/168 h, yesterday's mean,
-  the slot's last-7-day mean and its mean on the same weekday of the last 4 weeks, all over level. Optional weather columns (a forecast for D, so known
-  in advance) are appended to both. p10/p90 from two more models with the quantile loss.
+- `learned`: scikit-learn `HistGradientBoostingRegressor`. PV: target k on daylight slots, features
+  UTC slot, day of year, P_cs, k at lags 24/48/168 h, yesterday's and last week's daily k (ΣP/ΣP_cs),
+  the slot's mean k over the last 7 days and its climatology; forecast k̂·P_cs. Load: target y/level,
+  level = mean of the last 7 days, features local slot, weekday, day of year, lags 24/48/168 h,
+  yesterday's mean, the slot's last-7-day mean and its mean on the same weekday of the last 4 weeks,
+  all over level. Optional weather columns (a forecast for D, so known in advance) are appended to
+  both. p10/p90 from two more models with the quantile loss.
   Baselines' p10/p90: their own past errors' 10/90 % quantiles per slot over the 28 days before D.
 - Rolling origin (`rolling`): test days in order; the model is refitted every `refit_days` on the
   `history_days` before the block (no shuffling), each day's features from the days before it.
@@ -75,6 +76,8 @@ class Learner:
     min_samples_leaf: int = 300
     l2_regularization: float = 1.0
     seed: int = 0
+    threads: int | None = 1  # OpenMP threads per fit (None: all); a day-ahead fit is small, and on a busy
+    #                          machine OpenMP's waiting threads cost more than they bring (25 s against 2 s)
 
     def model(self, loss: str = "squared_error", quantile: float | None = None):
         from sklearn.ensemble import HistGradientBoostingRegressor
@@ -219,7 +222,7 @@ def climatology(values: np.ndarray, tl: Timeline, slot: np.ndarray | None = None
 def _expanding_mean(values: np.ndarray, day: np.ndarray, key: np.ndarray) -> np.ndarray:
     frame = pd.DataFrame({"key": key, "day": day, "y": values, "n": np.isfinite(values).astype(np.float64)})
     per_day = frame.groupby(["key", "day"], sort=True)[["y", "n"]].sum()  # NaN skipped
-    before = per_day.groupby(level="key").cumsum() - per_day  # strictly earlier days of the same key
+    before = per_day.groupby(level="key").cumsum().groupby(level="key").shift(1, fill_value=0.0)  # earlier days
     mean = _ratio(before["y"].to_numpy(), before["n"].to_numpy())
     lookup = pd.Series(mean, index=per_day.index)
     return lookup.reindex(pd.MultiIndex.from_arrays([key, day])).to_numpy()
@@ -229,12 +232,13 @@ def _expanding_mean(values: np.ndarray, day: np.ndarray, key: np.ndarray) -> np.
 
 @dataclass(frozen=True)
 class Problem:
-    """What a learner sees: features X (rows: positions), target y, weights, and how to map a predicted
-    target back to energy (`to_energy(pred, rows)`); `trainable` marks rows the model may learn from."""
+    """What a learner sees: features X (rows: positions), target y, optional weights (sklearn's binning
+    with weights is ~10× slower), and how to map a predicted target back to energy (`to_energy(pred,
+    rows)`); `trainable` marks rows the model may learn from."""
 
     X: np.ndarray
     y: np.ndarray
-    weight: np.ndarray
+    weight: np.ndarray | None
     trainable: np.ndarray
     to_energy: Callable[[np.ndarray, np.ndarray], np.ndarray]
     learner: Learner = PV_LEARNER
@@ -264,7 +268,7 @@ def pv_problem(energy: np.ndarray, p_cs: np.ndarray, tl: Timeline, weather: np.n
 
     def to_energy(pred, rows):
         return np.where(day[rows], np.clip(pred, 0.0, K_MAX) * p_cs[rows], 0.0)
-    return Problem(X, k, p_cs / scale, day & np.isfinite(k), to_energy)
+    return Problem(X, k, None, day & np.isfinite(k), to_energy)
 
 
 def load_problem(load: np.ndarray, tl: Timeline, weather: np.ndarray | None = None) -> Problem:
@@ -284,15 +288,20 @@ def load_problem(load: np.ndarray, tl: Timeline, weather: np.ndarray | None = No
 
     def to_energy(pred, rows):
         return np.clip(pred, 0.0, None) * level[rows]
-    return Problem(X, y, np.ones_like(y), np.isfinite(y), to_energy, LOAD_LEARNER)
+    return Problem(X, y, None, np.isfinite(y), to_energy, LOAD_LEARNER)
 
 
 def _fit_predict(problem: Problem, train: np.ndarray, test: np.ndarray, learner: Learner,
                  bands: bool) -> np.ndarray:
     """(rows of `test`, 3): p10, mean, p90 in energy, from models fitted on the `train` rows."""
-    X, y, w = problem.X[train], problem.y[train], problem.weight[train]
+    X, y = problem.X[train], problem.y[train]
+    w = None if problem.weight is None else problem.weight[train]
     losses = [("squared_error", None)] + ([("quantile", q) for q in QUANTILES] if bands else [])
-    preds = [learner.model(loss, q).fit(X, y, sample_weight=w).predict(problem.X[test]) for loss, q in losses]
+    from threadpoolctl import threadpool_limits
+
+    models = [learner.model(loss, q) for loss, q in losses]  # sklearn (and its OpenMP) loaded before the limit
+    with threadpool_limits(limits=learner.threads, user_api="openmp"):
+        preds = [model.fit(X, y, sample_weight=w).predict(problem.X[test]) for model in models]
     out = np.column_stack([problem.to_energy(p, test) for p in preds])
     if not bands:
         return np.column_stack([out[:, 0]] * 3)
