@@ -4,7 +4,7 @@ import time
 
 from bench import Figure
 
-SUITES = ["gas", "oracle", "relay", "viewer", "demo", "collective_check", "collective_allocate"]
+SUITES = ["gas", "oracle", "relay", "viewer", "demo", "collective_check", "collective_allocate", "collective_forecast"]
 
 
 def main(names: list[str]) -> int:
