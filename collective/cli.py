@@ -200,7 +200,8 @@ def write_allocation(result, out: Path, precision: float, tz: str) -> None:
 @click.option("--day", help="local day to forecast, YYYY-MM-DD (default: the day after the history); "
                             "only the history before it is used")
 @click.option("--method", type=click.Choice(["learned", "persistence", "smart-persistence", "climatology",
-                                             "seasonal-naive"]), default="learned", show_default=True)
+                                             "seasonal-naive"]), default="learned", show_default=True,
+              help="smart-persistence (PV only) and seasonal-naive (load only) use persistence for the other")
 @click.option("--latitude", default=48.85, show_default=True, type=click.FloatRange(-90, 90), help="PV site")
 @click.option("--longitude", default=2.35, show_default=True, type=click.FloatRange(-180, 180), help="PV site")
 @click.option("--weather", help="optional typical-year weather (TMY3/TMY2 path, or a pvlib data file name "

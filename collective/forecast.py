@@ -440,6 +440,9 @@ def _extended(curves: Curves, tz: str, day: str | None) -> tuple[Timeline, np.nd
     if not complete:
         raise ValueError("no complete local day of history")
     target = tl.day_of(day) if day is not None else int(complete[-1]) + 1
+    if target > complete[-1] + 1:
+        raise ValueError(f"the history's last complete day is {tl.date(complete[-1])}: day-ahead forecasts go "
+                         f"up to {tl.date(complete[-1] + 1)}, not {tl.date(target)}")
     end = pd.Timestamp(tl.date(target + 1)).tz_localize(tz).tz_convert("UTC")
     if end <= curves.index[0] + 8 * DAY:
         raise ValueError(f"forecasting {tl.date(target)} needs at least 8 days of history before it")

@@ -111,3 +111,9 @@ def test_a_typical_year_gives_weather_by_local_month_day_and_hour():
     index = pd.date_range("2025-07-01 10:30", periods=4, freq="30min", tz="UTC")  # 12:00 .. 13:30 in Paris
     values = lookup(index)
     assert values.shape == (4, 2) and (values[:, 0] > 0).all() and np.isfinite(values).all()
+
+
+def test_a_day_beyond_tomorrow_is_refused(history, tmp_path):
+    result = run("forecast", "--production", history / "production.csv", "--consumption", history / "consumption.csv",
+                 "--day", "2025-06-30", "--out", tmp_path)
+    assert result.exit_code == 1 and "day-ahead forecasts go up to 2025-06-22" in result.output
