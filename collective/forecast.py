@@ -136,6 +136,11 @@ class Timeline:
     def days(self) -> np.ndarray:
         return np.unique(self.day)
 
+    def complete_days(self) -> np.ndarray:
+        """Days with all their intervals (a DST day's 23 or 25 hours included)."""
+        days, counts = np.unique(self.day, return_counts=True)
+        return days[counts >= self.per_day - int(pd.Timedelta("1h") / self.step)]
+
 
 def lagged(values: np.ndarray, tl: Timeline, lag: int) -> np.ndarray:
     """values[t − lag] where that interval ended by the start of t's day, else NaN (rows: time)."""
@@ -232,13 +237,12 @@ def _expanding_mean(values: np.ndarray, day: np.ndarray, key: np.ndarray) -> np.
 
 @dataclass(frozen=True)
 class Problem:
-    """What a learner sees: features X (rows: positions), target y, optional weights (sklearn's binning
-    with weights is ~10× slower), and how to map a predicted target back to energy (`to_energy(pred,
-    rows)`); `trainable` marks rows the model may learn from."""
+    """What a learner sees: features X (rows: positions), target y, and how to map a predicted target
+    back to energy (`to_energy(pred, rows)`); `trainable` marks rows the model may learn from. No sample
+    weights: sklearn's binning with weights is ~10× slower, and the skill did not need them."""
 
     X: np.ndarray
     y: np.ndarray
-    weight: np.ndarray | None
     trainable: np.ndarray
     to_energy: Callable[[np.ndarray, np.ndarray], np.ndarray]
     learner: Learner = PV_LEARNER
@@ -268,7 +272,7 @@ def pv_problem(energy: np.ndarray, p_cs: np.ndarray, tl: Timeline, weather: np.n
 
     def to_energy(pred, rows):
         return np.where(day[rows], np.clip(pred, 0.0, K_MAX) * p_cs[rows], 0.0)
-    return Problem(X, k, None, day & np.isfinite(k), to_energy)
+    return Problem(X, k, day & np.isfinite(k), to_energy)
 
 
 def load_problem(load: np.ndarray, tl: Timeline, weather: np.ndarray | None = None) -> Problem:
@@ -288,20 +292,19 @@ def load_problem(load: np.ndarray, tl: Timeline, weather: np.ndarray | None = No
 
     def to_energy(pred, rows):
         return np.clip(pred, 0.0, None) * level[rows]
-    return Problem(X, y, None, np.isfinite(y), to_energy, LOAD_LEARNER)
+    return Problem(X, y, np.isfinite(y), to_energy, LOAD_LEARNER)
 
 
 def _fit_predict(problem: Problem, train: np.ndarray, test: np.ndarray, learner: Learner,
                  bands: bool) -> np.ndarray:
     """(rows of `test`, 3): p10, mean, p90 in energy, from models fitted on the `train` rows."""
     X, y = problem.X[train], problem.y[train]
-    w = None if problem.weight is None else problem.weight[train]
     losses = [("squared_error", None)] + ([("quantile", q) for q in QUANTILES] if bands else [])
     from threadpoolctl import threadpool_limits
 
     models = [learner.model(loss, q) for loss, q in losses]  # sklearn (and its OpenMP) loaded before the limit
     with threadpool_limits(limits=learner.threads, user_api="openmp"):
-        preds = [model.fit(X, y, sample_weight=w).predict(problem.X[test]) for model in models]
+        preds = [model.fit(X, y).predict(problem.X[test]) for model in models]
     out = np.column_stack([problem.to_energy(p, test) for p in preds])
     if not bands:
         return np.column_stack([out[:, 0]] * 3)
@@ -435,9 +438,8 @@ def _extended(curves: Curves, tz: str, day: str | None) -> tuple[Timeline, np.nd
     """The curves' timeline extended (NaN) to the end of the local `day` (default: the day after the last
     complete one), the values, and that day's number. Data from `day` on is dropped (never seen)."""
     tl = Timeline.of(curves.index, curves.step, tz)
-    days = tl.days()
-    complete = [d for d in days if (tl.day == d).sum() >= tl.per_day - 4]  # 23/25-hour days included
-    if not complete:
+    complete = tl.complete_days()
+    if not len(complete):
         raise ValueError("no complete local day of history")
     target = tl.day_of(day) if day is not None else int(complete[-1]) + 1
     if target > complete[-1] + 1:
@@ -566,11 +568,11 @@ def evaluate_community(production: Curves, consumption: Curves, site: Site, days
     """Rolling-origin scores over the last `days` complete days of the history: PV (the producers' total)
     against smart persistence and persistence, load (the community total) against seasonal naive."""
     tl = Timeline.of(production.index, production.step, site.tz)
-    complete = [d for d in tl.days() if (tl.day == d).sum() >= tl.per_day - 4]
+    complete = tl.complete_days()
     if len(complete) < days + 8:
         raise ValueError(f"--evaluate over {days} days needs at least {days + 8} complete days of history "
                          f"(there are {len(complete)})")
-    test = complete[-days:]
+    test = complete[-days:].tolist()
     meteo = weather(tl.index) if callable(weather) else None
     energy = np.nansum(production.kwh, axis=1)
     energy[np.isnan(production.kwh).all(axis=1)] = np.nan

@@ -178,3 +178,12 @@ def test_forecast_json_has_exactly_the_viewers_shape():
     assert set(doc["slots"][0]) == {"start", "end", "pv_kwh", "pv_p10", "pv_p90", "load_kwh", "load_p10", "load_p90"}
     assert doc["slots"][1] == {"start": "2025-06-02T00:00:00Z", "end": "2025-06-02T00:30:00Z", "pv_kwh": 1.0,
                                "pv_p10": 0.5, "pv_p90": 1.5, "load_kwh": 2.0, "load_p10": 2.0, "load_p90": 2.0}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dates(min_value=pd.Timestamp("2024-01-01").date(), max_value=pd.Timestamp("2026-12-01").date()),
+       st.sampled_from([24, 48, 96]), st.sampled_from(["Europe/Paris", "America/Denver", "UTC"]), st.integers(1, 8))
+def test_a_lag_of_whole_days_only_reads_intervals_over_before_the_day_starts(start, per_day, tz, days):
+    tl = timeline(10, per_day, start=str(start), tz=tz)
+    source = fc.lagged(np.arange(len(tl.index), dtype=np.float64), tl, days * per_day)
+    assert (np.isnan(source) | (source < tl.start)).all()
