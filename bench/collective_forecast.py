@@ -32,12 +32,13 @@ STEP = pd.Timedelta("15min")
 
 def _pv(energy: np.ndarray, tl: fc.Timeline, site: fc.Site, history: int, refit: int,
         weather: np.ndarray | None = None) -> tuple[pd.DataFrame, dict]:
-    p_cs = fc.clear_sky_power(energy, fc.clear_sky_ghi(tl.index, tl.step, site))
+    days = tl.days()
+    test = [d for d in days[history:] if d < days[-1]]
+    first = int(np.flatnonzero(tl.day == test[0])[0])
+    p_cs = fc.clear_sky_power(energy, fc.clear_sky_ghi(tl.index, tl.step, site), before=first)
     methods = fc.pv_methods(energy, p_cs, tl)
     if weather is not None:
         methods["learned_perfect_weather"] = fc.pv_problem(energy, p_cs, tl, weather)
-    days = tl.days()
-    test = [d for d in days[history:] if d < days[-1]]
     forecasts = fc.rolling(energy, tl, test, methods, refit_days=refit, slot=tl.utc_slot)
     return fc.scores(energy, forecasts, "smart_persistence", ("persistence",)), {"days": len(test)}
 

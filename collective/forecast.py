@@ -183,9 +183,11 @@ def clear_sky_ghi(index: pd.DatetimeIndex, step: pd.Timedelta, site: Site) -> np
     return location.get_clearsky(index - step / 2, model="ineichen")["ghi"].to_numpy(dtype=np.float64)
 
 
-def clear_sky_power(energy: np.ndarray, ghi: np.ndarray) -> np.ndarray:
-    """P_cs: clear-sky GHI scaled to the system (99th percentile of energy over that of GHI)."""
-    scale = _ratio(np.nanquantile(energy, 0.99), np.nanquantile(ghi, 0.99)) if np.isfinite(energy).any() else np.nan
+def clear_sky_power(energy: np.ndarray, ghi: np.ndarray, before: int | None = None) -> np.ndarray:
+    """P_cs: clear-sky GHI scaled to the system (99th percentile of energy over that of GHI), the scale
+    taken from the first `before` intervals only (those before the first forecast: no look-ahead)."""
+    energy, known = energy[:before], ghi[:before]
+    scale = _ratio(np.nanquantile(energy, 0.99), np.nanquantile(known, 0.99)) if np.isfinite(energy).any() else np.nan
     return ghi * (scale if np.isfinite(scale) and scale > 0 else 1.0)
 
 
@@ -576,7 +578,7 @@ def evaluate_community(production: Curves, consumption: Curves, site: Site, days
     meteo = weather(tl.index) if callable(weather) else None
     energy = np.nansum(production.kwh, axis=1)
     energy[np.isnan(production.kwh).all(axis=1)] = np.nan
-    p_cs = clear_sky_power(energy, clear_sky_ghi(tl.index, tl.step, site))
+    p_cs = clear_sky_power(energy, clear_sky_ghi(tl.index, tl.step, site), tl.start[tl.day == test[0]][0])
     pv = rolling(energy, tl, test, pv_methods(energy, p_cs, tl, meteo), refit_days=refit_days,
                  history_days=history_days, seed=seed, slot=tl.utc_slot)
     ctl = Timeline.of(consumption.index, consumption.step, site.tz)

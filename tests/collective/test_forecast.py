@@ -116,6 +116,23 @@ def test_rolling_forecasts_up_to_a_day_ignore_that_days_truth(month):
     assert not np.allclose(a["persistence"].mean[tl.day == days[2]], b["persistence"].mean[tl.day == days[2]])
 
 
+def test_rolling_pv_forecasts_up_to_a_day_ignore_that_days_truth(month):
+    tl = fc.Timeline.of(month.production.index, month.production.step, "Europe/Paris")
+    days = tl.days()[-6:]
+    ghi = fc.clear_sky_ghi(tl.index, tl.step, PARIS)
+
+    def run(energy):
+        p_cs = fc.clear_sky_power(energy, ghi, before=int(np.flatnonzero(tl.day == days[0])[0]))
+        return fc.rolling(energy, tl, days, fc.pv_methods(energy, p_cs, tl), refit_days=3, slot=tl.utc_slot)
+    energy = month.production.kwh[:, 0]
+    changed = np.where(tl.day >= days[1], energy * 2 + 0.5, energy)
+    a, b = run(energy), run(changed)
+    upto = tl.day <= days[1]
+    for name in fc.PV_METHODS:
+        for part in ("mean", "p10", "p90"):
+            assert np.array_equal(getattr(a[name], part)[upto], getattr(b[name], part)[upto], equal_nan=True), name
+
+
 def test_same_seed_same_forecast(month):
     one = fc.day_ahead(month.production, month.consumption, PARIS, seed=4)
     two = fc.day_ahead(month.production, month.consumption, PARIS, seed=4)
