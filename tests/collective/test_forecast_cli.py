@@ -41,7 +41,8 @@ def test_forecast_writes_tomorrows_json_for_the_viewer(forecast):
     assert doc["method"] == "learned" and set(doc["skill"]) == {"pv", "load"}
     assert all(isinstance(v, float) for v in doc["skill"].values())  # --evaluate gave them
     slots = doc["slots"]
-    assert len(slots) == 48 and slots[0]["start"] == "2025-06-21T22:00:00Z" and slots[-1]["end"] == "2025-06-22T22:00:00Z"
+    assert len(slots) == 48
+    assert slots[0]["start"] == "2025-06-21T22:00:00Z" and slots[-1]["end"] == "2025-06-22T22:00:00Z"
     assert all(s["pv_p10"] <= s["pv_kwh"] <= s["pv_p90"] and s["load_p10"] <= s["load_kwh"] <= s["load_p90"]
                for s in slots)
     assert sum(s["pv_kwh"] for s in slots) > 5 and all(s["pv_kwh"] == 0 for s in slots[:6])  # a June day, dark at 1 am
