@@ -461,10 +461,11 @@ def _extended(curves: Curves, tz: str, day: str | None) -> tuple[Timeline, np.nd
 
 def _member_shares(values: np.ndarray, tl: Timeline, rows: np.ndarray) -> np.ndarray:
     """Each consumer's share of the total at the same instant over the last 7 days (ratio of sums)."""
-    L = tl.per_day
     past = np.zeros((len(rows), values.shape[1]))
     for j in range(1, 8):
-        past += np.nan_to_num(lagged(values, tl, j * L)[rows])
+        source = rows - j * tl.per_day  # as `lagged`, for these rows only (the day's, not the year's)
+        ok = (source >= 0) & (source < tl.start[rows])
+        past[ok] += np.nan_to_num(values[source[ok]])
     total = past.sum(axis=1, keepdims=True)
     uniform = np.full_like(past, 1.0 / values.shape[1])
     return np.divide(past, total, out=uniform, where=total > 0)

@@ -140,6 +140,15 @@ def test_same_seed_same_forecast(month):
     assert np.array_equal(one.pv, two.pv) and np.array_equal(one.load, two.load)
 
 
+def test_member_shares_are_each_ones_part_of_the_last_7_days_at_that_instant(month):
+    f = fc.day_ahead(month.production, month.consumption, PARIS, method="seasonal_naive")
+    c = month.consumption.frame()
+    t = f.index[20]
+    week = c.loc[[t - pd.Timedelta(days=j) for j in range(1, 8)]].sum()
+    assert np.allclose(f.shares[20], (week / week.sum()).to_numpy())
+    assert np.allclose(f.shares.sum(axis=1), 1.0)
+
+
 def test_bands_hold_the_forecast(month):
     f = fc.day_ahead(month.production, month.consumption, PARIS)
     assert (f.pv[:, 0] <= f.pv[:, 1]).all() and (f.pv[:, 1] <= f.pv[:, 2]).all()
