@@ -3,6 +3,10 @@
     daisee-collective dataset --month 2025-07 --out month/       # a real-data month to try things on
     daisee-collective check FILE... [--json report.json]         # conformity per meter and local day
     daisee-collective allocate --production F --consumption F [--key ...] --out DIR
+    daisee-collective bill --production F --consumption F --contracts contracts.yaml --out DIR [--previous DIR]
+    daisee-collective commit --production F --consumption F --contracts C --bill DIR --salts S --out DIR --account A
+    daisee-collective settle DIR --account A                      # collect debits, pay credits in tokens
+    daisee-collective verify REFERENCE.json [--statement FILE]     # a member checks its statement on chain
     daisee-collective forecast --production F --consumption F [--evaluate] --out DIR   # day-ahead, advisory
 
 Files are the grid operator's load-curve exports or our wide CSV (collective.io), told apart by header.
@@ -15,6 +19,7 @@ import click
 import pandas as pd
 
 from collective.curves import Curves
+from daisee.chain import ContractRevert
 
 
 def write_wide_csv(curves: Curves, path: Path, tz: str = "Europe/Paris") -> Path:
@@ -35,13 +40,15 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except ValueError as exc:  # collective.io.InputError and the pipeline's own checks
-            raise click.ClickException(str(exc)) from exc
+        except (ValueError, KeyError, FileNotFoundError, PermissionError) as exc:  # inputs, settings, keys
+            raise click.ClickException(str(exc).strip("'\"")) from exc
+        except ContractRevert as exc:
+            raise click.ClickException(f"the contract refused: {exc}") from exc
 
 
 @click.group(cls=_Group)
 def main():
-    """Collective self-consumption: conformity, allocation (and, next, billing and settlement)."""
+    """Collective self-consumption: conformity, allocation, billing, commitment and settlement."""
 
 
 @main.command()
@@ -65,6 +72,12 @@ def dataset(month, consumers, producers, step, seed, months, out):
         path = write_wide_csv(curves, out / f"{name}.csv")
         click.echo(f"{path}: {len(curves.meters)} meters x {len(curves.index)} intervals, "
                    f"{sum(curves.totals().values()):,.1f} kWh")
+    import yaml
+
+    from collective.dataset import sample_contracts
+
+    (out / "contracts.yaml").write_text(yaml.safe_dump(sample_contracts(m, seed), sort_keys=False))
+    click.echo(f"{out / 'contracts.yaml'}: sample contracts for `daisee-collective bill`")
 
 
 def read_files(paths):
@@ -141,27 +154,77 @@ def make_key(name: str, shares: Path | None, max_rounds: int | None, step: str):
     return a.FullDynamic({producer: fractions(shares.parent / path) for producer, path in spec.items()})
 
 
-@main.command("allocate")
-@click.option("--production", "production_files", multiple=True, required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="producers' curves (repeatable)")
-@click.option("--consumption", "consumption_files", multiple=True, required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="consumers' curves (repeatable)")
-@click.option("--key", type=click.Choice(KEYS), default="default", show_default=True)
-@click.option("--shares", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="the key's shares (JSON, or a wide CSV of fractions for dynamic-simple)")
-@click.option("--max-rounds", type=click.IntRange(1, None), default=None, help="multi-round: rounds (default unlimited)")
-@click.option("--precision", default=0.01, show_default=True, help="key file precision, in percent")
-@step_option
-@tz_option
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("allocation"), show_default=True)
-def allocate_command(production_files, consumption_files, key, shares, max_rounds, precision, step, tz, out):
-    """Share local production among consumers per step; write the allocation, totals and key file."""
+def allocation_options(command):
+    """The inputs and key of an allocation, shared by `allocate` and `bill`."""
+    options = [
+        click.option("--production", "production_files", multiple=True, required=True,
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path), help="producers' curves (repeatable)"),
+        click.option("--consumption", "consumption_files", multiple=True, required=True,
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path), help="consumers' curves (repeatable)"),
+        click.option("--key", type=click.Choice(KEYS), default="default", show_default=True),
+        click.option("--shares", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="the key's shares (JSON, or a wide CSV of fractions for dynamic-simple)"),
+        click.option("--max-rounds", type=click.IntRange(1, None), default=None,
+                     help="multi-round: rounds (default unlimited)"),
+        step_option, tz_option]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def allocated(production_files, consumption_files, key, shares, max_rounds, step, tz, out: Path):
+    """Check both sides (reports written to `out`), then allocate with the key: the `Allocation`."""
     from collective.allocate import allocate
 
     production = checked(production_files, step, tz, out / "production-check.json").curves
     consumption = checked(consumption_files, step, tz, out / "consumption-check.json").curves
-    result = allocate(production, consumption, make_key(key, shares, max_rounds, step))
+    return allocate(production, consumption, make_key(key, shares, max_rounds, step))
+
+
+@main.command("allocate")
+@allocation_options
+@click.option("--precision", default=0.01, show_default=True, help="key file precision, in percent")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("allocation"), show_default=True)
+def allocate_command(production_files, consumption_files, key, shares, max_rounds, step, tz, precision, out):
+    """Share local production among consumers per step; write the allocation, totals and key file."""
+    result = allocated(production_files, consumption_files, key, shares, max_rounds, step, tz, out)
     write_allocation(result, out, precision, tz)
+
+
+@main.command("bill")
+@allocation_options
+@click.option("--contracts", "contracts_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="members' contracts and prices (YAML; `dataset` writes a sample)")
+@click.option("--tariffs", "tariffs_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the community's own rate table (CSV rows replacing the default rows of the same names)")
+@click.option("--period", help="local month YYYY-MM (default: the one the curves cover)")
+@click.option("--version", type=click.IntRange(1, None), help="default 1, or the previous version + 1")
+@click.option("--previous", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="the directory of the version this one corrects (regularisation)")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="a new directory for this version (nothing is overwritten)")
+def bill_command(production_files, consumption_files, key, shares, max_rounds, step, tz, contracts_file, tariffs_file,
+                 period, version, previous, out):
+    """Bill one period: statements/<member>.json, .html and .pdf (the PMO's too) and bill.csv in --out."""
+    from collective.bill import Bill, bill, load_contracts
+    from collective.statement import chart_data, write_statements
+    from collective.tariffs import Tariffs
+
+    contracts = load_contracts(contracts_file)
+    tariffs = Tariffs.load(tariffs_file)
+    before = Bill.read(previous) if previous is not None else None
+    if (out / "statements").exists() or (out / "bill.csv").exists():
+        raise click.ClickException(f"{out} already holds a bill: write each version to its own directory")
+    result = allocated(production_files, consumption_files, key, shares, max_rounds, step, tz, out / "check")
+    billed = bill(result, contracts, tariffs, period, version=version, previous=before)
+    billed.write(out)
+    write_statements(billed.statements, chart_data(result, contracts), out / "statements")
+    click.echo(billed.summary().drop(columns="digest").to_string())
+    settlement = billed.settlement()
+    click.echo(f"written: {out}/statements/<party>.json|html|pdf ({len(billed.statements)} parties), {out}/bill.csv; "
+               f"period {billed.period} version {billed.version}; local energy in tokens: "
+               f"{sum(d for d, _ in settlement.values()) / 100:,.2f} debited = "
+               f"{sum(c for _, c in settlement.values()) / 100:,.2f} credited")
 
 
 def write_allocation(result, out: Path, precision: float, tz: str) -> None:
@@ -190,6 +253,137 @@ def write_allocation(result, out: Path, precision: float, tz: str) -> None:
     click.echo(totals.to_string(float_format=lambda v: f"{v:,.3f}"))
     click.echo(f"written: {out}/allocation.csv, consumers.csv, producers.csv, keys.csv (keys floored at "
                f"{precision} %; {float(keys.remainder_kwh.sum()):,.3f} kWh of production unkeyed: surplus and rounding)")
+
+
+# -- on chain: commit, settle, verify ------------------------------------------------------------------
+
+def chain_options(command):
+    """Where the chain is (the services' own settings: daisee.config.ChainSettings)."""
+    options = [
+        click.option("--rpc-url", default="http://127.0.0.1:8545", show_default=True, help="the node's JSON-RPC URL"),
+        click.option("--deployment", type=click.Path(dir_okay=False, path_type=Path),
+                     default=Path("deployments/local.json"), show_default=True, help="written by `ape run deploy`")]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def account_option(command):
+    return click.option("--account", "alias", required=True,
+                        help="keyfile alias (daisee-key import / ape accounts); its passphrase in "
+                             "APE_ACCOUNTS_<alias>_PASSPHRASE")(command)
+
+
+def open_community(rpc_url: str, deployment: Path):
+    from daisee.chain import Community
+    from daisee.config import ChainSettings
+
+    community = Community.open(ChainSettings(rpc_url=rpc_url, deployment=deployment))
+    if not community.w3.is_connected():
+        raise click.ClickException(f"no node answers at {rpc_url}")
+    return community
+
+
+def rules_in_force(community, period: str) -> int:
+    """The version of the community's rules in force in `period` (YYYY-MM), read from CommunityRules."""
+    from governance.rules import in_force
+
+    if "CommunityRules" not in community.deployment.contracts:
+        raise click.ClickException("this deployment has no CommunityRules: give --rules-version")
+    year, month = period.split("-")
+    try:
+        return in_force(community.contract("CommunityRules"), int(year) * 100 + int(month))[1]
+    except ValueError as exc:
+        raise click.ClickException(f"{exc}; give --rules-version for a period before the rules") from None
+
+
+@main.command("commit")
+@allocation_options
+@click.option("--contracts", "contracts_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--bill", "bill_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="the version's bill (written by `bill`)")
+@click.option("--salts", "salts_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="the members' secrets for the period (private; created if absent)")
+@click.option("--rules-version", type=click.IntRange(1, 2**32 - 1),
+              help="the rules version applied (default: the one CommunityRules holds in force for the period)")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@chain_options
+@account_option
+def commit_command(production_files, consumption_files, key, shares, max_rounds, step, tz, contracts_file, bill_dir,
+                   salts_file, rules_version, out, rpc_url, deployment, alias):
+    """Commit a billed period on chain: its roots in the PeriodLedger, then roots.json, the trees' hashes,
+    each member's reference file and its statement re-rendered with its proof in --out."""
+    from collective import commit as c
+    from collective.bill import Bill, load_contracts
+    from collective.ledger import commit_period
+    from collective.statement import chart_data, write_statements
+    from daisee.chain import Transactor
+    from daisee.keys import load_signer
+
+    contracts, billed = load_contracts(contracts_file), Bill.read(bill_dir)
+    allocation = allocated(production_files, consumption_files, key, shares, max_rounds, step, tz, out / "check")
+    community = open_community(rpc_url, deployment)
+    units_per_cent = 10 ** (community.token.functions.decimals().call() - 2)
+    rules_version = rules_version or rules_in_force(community, billed.period)
+    commitment = c.of_bill(billed, allocation, contracts, c.Salts(salts_file), units_per_cent, rules_version)
+    receipt = commit_period(community, Transactor(community, load_signer(alias)), commitment)
+    ledger = community.deployment.address_of("PeriodLedger")
+    commitment.write(out, community.deployment.chain_id, ledger)
+    references = {e.member: commitment.reference(e.member, community.deployment.chain_id, ledger)
+                  for e in commitment.entries}
+    write_statements(billed.statements, chart_data(allocation, contracts), out / "statements", references)
+    click.echo(f"period {commitment.period} version {commitment.version} committed in block "
+               f"{receipt['blockNumber']} ({receipt['gasUsed']:,} gas)")
+    for name, root in commitment.roots.items():
+        click.echo(f"  {name:<10} root 0x{root.hex()}  ({len(commitment.trees[name]):,} leaves)")
+    click.echo(f"  settlement {commitment.settlement_total / units_per_cent / 100:,.2f} tokens; references and "
+               f"statements with their proofs in {out}")
+
+
+@main.command("settle")
+@click.argument("commitment_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@chain_options
+@account_option
+def settle_command(commitment_dir, rpc_url, deployment, alias):
+    """Settle a committed period's local energy in tokens: collect each debit (members' allowances to the
+    CollectiveSettlement contract), pay each credit; anyone may run it."""
+    from collective.commit import read_references
+    from collective.ledger import pot, settle
+    from daisee.chain import Transactor
+    from daisee.keys import load_signer
+
+    period, version, items = read_references(commitment_dir)
+    community = open_community(rpc_url, deployment)
+    report = settle(community, Transactor(community, load_signer(alias)), period, version, items)
+    collected, paid = pot(community, period, version)
+    click.echo(f"period {period} version {version}: {len(report.collected)} debits collected, "
+               f"{len(report.paid)} credits paid; {collected:,} collected, {paid:,} paid (token base units)")
+    for failure in report.failed:
+        click.echo(f"  not collected: {failure} (no allowance or balance; run settle again later)")
+    for member in report.unpaid:
+        click.echo(f"  nothing more to pay yet: {member}")
+
+
+@main.command("verify")
+@click.argument("reference_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--statement", "statement_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the member's statement (JSON) to check against the reference")
+@chain_options
+def verify_command(reference_file, statement_file, rpc_url, deployment):
+    """Check one member's statement against the chain: exit 0 if the ledger holds it, 1 otherwise."""
+    import json
+
+    from collective.ledger import verify_reference
+
+    try:
+        reference = json.loads(reference_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise click.ClickException(f"{reference_file}: not a reference file ({exc})") from None
+    statement = statement_file.read_text(encoding="utf-8") if statement_file else None
+    result = verify_reference(open_community(rpc_url, deployment), reference, statement)
+    if not result.ok:
+        raise click.ClickException(f"NOT verified: {result.reason}")
+    click.echo(f"verified: {result.reason}")
 
 
 @main.command("forecast")

@@ -162,3 +162,24 @@ def _ar1(rng: np.random.Generator, length: int, columns: int, phi: float, sigma:
     for t in range(1, length):  # ~3 000 steps a month: a loop over time, vectorised over households
         out[t] = phi * out[t - 1] + shocks[t]
     return out - sigma**2 / 2
+
+
+def sample_contracts(month: CommunityMonth, seed: int = 1) -> dict:
+    """Contracts for `month`'s members, ready for `collective.bill.Contracts` (and YAML): households on the
+    TURPE C5 short-use formula with a base or peak/off-peak supplier price (about half on the
+    self-consumption option), producers selling locally at 10–12 c€/kWh and their surplus at 4 c€/kWh.
+    Supplier prices are the energy part only (grid, CTA and excise are billed as their own lines)."""
+    rng = np.random.default_rng(seed)
+    members = {}
+    for meter in month.consumption.meters:
+        peak_offpeak = bool(rng.random() < 0.6)
+        members[meter] = {
+            "role": "consumer", "kva": int(rng.choice([6, 9, 12])),
+            "fta": "BTINFCU4" if peak_offpeak else "BTINFCUST",
+            "tariff_option": "acc" if peak_offpeak and rng.random() < 0.5 else "standard",
+            "supplier": {"name": "supplier", "subscription_eur_month": "4.50",
+                         "prices": {"hp": "0.1420", "hc": "0.1080"} if peak_offpeak else {"base": "0.1300"}}}
+    for meter in month.production.meters:
+        members[meter] = {"role": "producer", "local_price": f"{rng.choice([0.10, 0.11, 0.12]):.2f}",
+                          "feed_in_price": "0.0400", "surplus_buyer": "EDF OA"}
+    return {"pmo": "pmo", "pmo_fee_bps": 200, "timezone": "Europe/Paris", "members": members}

@@ -28,6 +28,8 @@ import {MeterRegistry} from "./MeterRegistry.sol";
 contract EnergyExchange is MeterRegistry, Multicall, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
+    /// @notice Emergency key (e.g. the operator's): may pause, nothing else; unpausing is the admin's.
+    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
     uint16 public constant MAX_FEE_BPS = 1_000;
     uint256 public constant MAX_SELLERS = 6;
     uint32 public constant MAX_CLOCK_SKEW = 1 days;
@@ -235,7 +237,9 @@ contract EnergyExchange is MeterRegistry, Multicall, ReentrancyGuard {
     }
 
     /// @inheritdoc IEnergyExchange
-    function pause() external onlyRole(DEFAULT_ADMIN_ROLE) {
+    /// @dev The guardian can only pause: no unpause, no setter, no funds.
+    function pause() external {
+        if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) _checkRole(GUARDIAN_ROLE);
         _pause();
     }
 

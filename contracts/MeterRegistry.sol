@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {AccessControlDefaultAdminRules} from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
+import {ICommunityMembership} from "../interfaces/ICommunityMembership.sol";
 import {IEnergyExchange} from "../interfaces/IEnergyExchange.sol";
 
 /// @title DAISEE meter registry and readings
@@ -95,6 +96,9 @@ abstract contract MeterRegistry is IEnergyExchange, AccessControlDefaultAdminRul
     mapping(address oracle => uint16 index) public gatewayIndexOf;
     mapping(uint16 index => address oracle) private _gateways;
     mapping(uint32 meterId => MeterRecord) internal _meters;
+    /// @notice The community's membership (one member, one vote), counted in and out by meter
+    /// registration and deactivation; none wired: address(0). Never read by readings.
+    ICommunityMembership public membership;
 
     constructor(address admin, uint48 adminDelay) AccessControlDefaultAdminRules(adminDelay, admin) {
         if (admin == address(0)) revert ZeroAddress();
@@ -119,6 +123,8 @@ abstract contract MeterRegistry is IEnergyExchange, AccessControlDefaultAdminRul
         m.account.owner = owner;
         _prewarm(m);
         emit MeterRegistered(meterId, owner, oracle, kind);
+        ICommunityMembership members = membership;
+        if (address(members) != address(0)) members.join(owner); // after every effect: CEI
     }
 
     /// @inheritdoc IEnergyExchange
@@ -135,6 +141,14 @@ abstract contract MeterRegistry is IEnergyExchange, AccessControlDefaultAdminRul
         m.hot &= ~(uint256(0xff) << KIND_SHIFT | MASK16 << THRESHOLD_SHIFT);
         m.account.pricePerWh = 0;
         emit MeterDeactivated(meterId);
+        ICommunityMembership members = membership;
+        if (address(members) != address(0)) members.leave(m.account.owner); // after every effect: CEI
+    }
+
+    /// @inheritdoc IEnergyExchange
+    function setMembership(address membership_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        emit MembershipSet(address(membership), membership_);
+        membership = ICommunityMembership(membership_);
     }
 
     /// @inheritdoc IEnergyExchange

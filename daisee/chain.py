@@ -125,6 +125,14 @@ class Community:
             ),
         )
 
+    def contract(self, name: str) -> Contract:
+        """A further deployed contract by name (PeriodLedger, CollectiveSettlement, ...)."""
+        address = self.deployment.address_of(name)
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=self.deployment.abi[name])
+
+    def all_contracts(self) -> list[Contract]:
+        return [self.exchange, self.token] + [self.contract(name) for name in self.deployment.contracts]
+
     @cached_property
     def _meter_info(self):
         (output,) = self.exchange.get_function_by_name("meter").abi["outputs"]
@@ -369,7 +377,7 @@ class Transactor:
     def __init__(self, community: Community, account: LocalAccount, receipt_timeout: float = 30.0):
         self.w3, self.account = community.w3, account
         self.receipt_timeout = receipt_timeout
-        self._decode = error_decoder(community.exchange, community.token)
+        self._decode = error_decoder(*community.all_contracts())  # every deployed contract's custom errors
         self._nonce: int | None = None
         self._chain_id = community.deployment.chain_id
 

@@ -107,6 +107,8 @@ interface IEnergyExchange {
     event FeeSet(uint16 feeBps, address feeRecipient);
     event TimingSet(uint32 purchaseTtl, uint32 maxClockSkew, uint32 settleGrace);
     event MaxPurchaseSet(uint32 maxPurchaseWh);
+    /// @notice The membership the registry counts meters into changed (address(0): none).
+    event MembershipSet(address indexed previousMembership, address indexed membership);
 
     // ---------------------------------------------------------------- errors
 
@@ -198,7 +200,13 @@ interface IEnergyExchange {
     function setFee(uint16 feeBps, address feeRecipient) external;
     function setTiming(uint32 purchaseTtl, uint32 maxClockSkew, uint32 settleGrace) external;
     function setMaxPurchaseWh(uint32 maxPurchaseWh) external;
+    /// @notice Wire the membership (ICommunityMembership) that meter registration and deactivation
+    /// count members into; address(0) unwires it. DEFAULT_ADMIN_ROLE.
+    function setMembership(address membership) external;
+    /// @notice Stop readings, offers, rules and purchases: DEFAULT_ADMIN_ROLE or GUARDIAN_ROLE (an
+    /// emergency key that can do nothing else).
     function pause() external;
+    /// @notice Resume: DEFAULT_ADMIN_ROLE only (the governance timelock, i.e. a vote, after hand-over).
     function unpause() external;
 
     // ---------------------------------------------------------------- views

@@ -29,7 +29,7 @@ from daisee.cli import LOG_FORMAT
 from daisee.config import ChainSettings
 from daisee.keys import load_signer
 from scripts.deploy import deploy
-from simulation.collective import allocate_run
+from simulation.collective import allocate_run, period_run
 from viewer.store import Store
 from simulation.community import dev_chain, establish, plan_community
 from simulation.outcome import read_outcome, table
@@ -160,9 +160,10 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
 
     outcome = read_outcome(community, roster, workdir / "viewer.sqlite", live_indexer=server is not None)
     phases.done("summary")
-    shares = allocate_run(community, roster, step, workdir / "collective", key)
+    shares, allocation = allocate_run(community, roster, step, workdir / "collective", key)
     outcome.with_allocation(shares)
     Store(workdir / "viewer.sqlite").set_allocation(shares)  # the served viewer shows it too
+    period = period_run(community, operator, roster, allocation, workdir / "collective")
     phases.done("collective")
     held = outcome.held == outcome.owed
     click.echo("\n" + table(outcome))
@@ -171,15 +172,34 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
                f"{'exactly' if held else 'NOT'} what it owes (open purchases, members' balances, fees)")
     click.echo(f"collective self-consumption ({key} key): local share vs complement per member above; "
                f"conformity report and key file in {workdir / 'collective'}")
+    click.echo(period_lines(period))
     click.echo("phases:\n" + phases.lines())
     summary = {"network": network.choice, "members": members, "days": days, "seed": seed, "steps": steps,
-               "oracles": len(plan.oracles), "streets": plan.streets, "phases_s": phases.times, **outcome.as_dict()}
+               "oracles": len(plan.oracles), "streets": plan.streets, "phases_s": phases.times, **outcome.as_dict(),
+               "period": period}
     (workdir / "summary.json").write_text(json.dumps(summary, indent=1))
     click.echo(f"summary: {workdir / 'summary.json'}")
     if not held:
         raise click.ClickException("the exchange's token balance differs from what it owes")
+    if not period["verified"]:
+        raise click.ClickException(f"the member's statement did not verify: {period['verification']}")
     if server is not None:
         serve_until_interrupted(server, url)
+
+
+def period_lines(period: dict) -> str:
+    """The period's end of the demo: statements, roots on chain, settlement, one verified statement."""
+    tokens = 10**18
+    lines = [f"period {period['period']} version {period['version']}: {period['statements']} statements "
+             f"(HTML and PDF, each with its proof) in {period['statements_dir']}",
+             f"  committed in block {period['commit_block']}: " + ", ".join(
+                 f"{name} {root[:10]}…" for name, root in period["roots"].items()),
+             f"  local energy settled in tokens: {period['collected'] / tokens:.4f} DSE collected, "
+             f"{period['paid'] / tokens:.4f} paid of {period['settlement_total'] / tokens:.4f} due"]
+    lines += [f"  not collected: {failure}" for failure in period["not_collected"]]
+    lines.append(f"  member {period['verified_member']}'s statement "
+                 f"{'verified against the chain' if period['verified'] else 'NOT verified'}: {period['verification']}")
+    return "\n".join(lines)
 
 
 def run_days(sim: Simulation, days: float, speed: float) -> int:

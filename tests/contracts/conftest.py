@@ -62,22 +62,40 @@ def token(project, admin):
     return admin.deploy(project.EnergyToken, admin)
 
 
-@pytest.fixture(scope="session")
-def exchange(project, admin, token, operator, fee_recipient):
+def new_exchange(project, admin, token, operator, fee_recipient):
+    """An EnergyExchange administered by `admin`, `operator` holding OPERATOR_ROLE."""
     ex = admin.deploy(project.EnergyExchange, token, admin, ADMIN_DELAY, fee_recipient, FEE_BPS)
     ex.grantRole(ex.OPERATOR_ROLE(), operator, sender=admin)
     return ex
 
 
 @pytest.fixture(scope="session")
-def register(exchange, operator, oracle):
-    """register(owner, kind) -> meter id, read by the gateway key"""
+def ledger(project, admin, operator):
+    """The period ledger; the operator commits (the PMO)."""
+    ledger = admin.deploy(project.PeriodLedger, admin, ADMIN_DELAY)
+    ledger.grantRole(ledger.COMMITTER_ROLE(), operator, sender=admin)
+    return ledger
+
+
+def registrar(exchange, operator, oracle):
+    """register(owner, kind) -> meter id on `exchange`, read by the gateway key `oracle`"""
 
     def register(owner, kind):
         tx = exchange.registerMeter(owner, kind, oracle, sender=operator)
         return tx.events.filter(exchange.MeterRegistered)[0].meterId
 
     return register
+
+
+@pytest.fixture(scope="session")
+def exchange(project, admin, token, operator, fee_recipient):
+    return new_exchange(project, admin, token, operator, fee_recipient)
+
+
+@pytest.fixture(scope="session")
+def register(exchange, operator, oracle):
+    """register(owner, kind) -> meter id, read by the gateway key"""
+    return registrar(exchange, operator, oracle)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ interrupted, and the viewer reports what the summary says."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import signal
 import subprocess
 
@@ -66,6 +67,18 @@ def test_demo_runs_a_day_prints_the_summary_and_serves_the_viewer(node, tmp_path
     assert (workdir / "collective" / "keys.csv").read_text().startswith("Horodate;")
     for phase in ("deploy", "community", "simulation", "summary", "total"):
         assert f"  {phase} " in text
+
+    # the period: billed, committed on chain, settled in tokens, one statement verified
+    period = summary["period"]
+    ledger = community.contract("PeriodLedger")
+    on_chain = ledger.functions.commitment(period["period"], period["version"]).call()
+    assert "0x" + on_chain[2].hex() == period["roots"]["statements"]
+    pot = community.contract("CollectiveSettlement").functions.pot(period["period"], period["version"]).call()
+    assert list(pot) == [period["collected"], period["paid"]] and 0 < period["paid"] <= period["collected"]
+    assert period["verified"] and "verified against the chain" in text
+    statements = Path(period["statements_dir"])
+    assert {p.suffix for p in statements.iterdir()} == {".html", ".pdf"}
+    assert len(list(statements.glob("*.pdf"))) == period["statements"]
 
     # the viewer served the day
     assert page.status_code == 200 and "<html" in page.text.lower()

@@ -101,10 +101,11 @@ class AnvilNode:
         if proc.returncode:
             raise subprocess.CalledProcessError(proc.returncode, ["ape", "run", *args], output)
 
-    def deploy(self, out: Path, fee_bps: int = 100) -> Path:
-        """Deploy through the project's own `ape run deploy`, as an operator would."""
+    def deploy(self, out: Path, fee_bps: int = 100, options: tuple[str, ...] = ()) -> Path:
+        """Deploy through the project's own `ape run deploy`, as an operator would (`options`: more of
+        its flags, e.g. governance delays)."""
         self.ape_run("deploy", "--network", "ethereum:local:foundry", "--redeploy", "--fee-bps", str(fee_bps),
-                     "--out", str(out), timeout=180)
+                     "--out", str(out), *options, timeout=180)
         return out
 
     def settings(self, deployment: Path) -> ChainSettings:
