@@ -59,7 +59,7 @@ def pv_figures(label: str, table: pd.DataFrame, days: int) -> list[Figure]:
     figures.append(Figure(f"pv_{label}_learned_nmae", 100 * learned["nmae"], "%",
                           note=f"smart persistence {100 * table.loc['smart_persistence', 'nmae']:.1f} %"))
     figures.append(Figure(f"pv_{label}_learned_p10_p90_coverage", 100 * learned["coverage_p10_p90"], "%",
-                          note="share of daylight intervals inside the band (80 % if calibrated)"))
+                          note="outcomes above 1 % of the largest inside the band (80 % if calibrated)"))
     return figures
 
 

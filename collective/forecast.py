@@ -22,7 +22,8 @@ Methods (`PV_METHODS`, `LOAD_METHODS`):
   level = mean of the last 7 days, features local slot, weekday, day of year, lags 24/48/168 h,
   yesterday's mean, the slot's last-7-day mean and its mean on the same weekday of the last 4 weeks,
   all over level. Optional weather columns (a forecast for D, so known in advance) are appended to
-  both. p10/p90 from two more models with the quantile loss.
+  both. p10/p90 from two more models with the quantile loss, conformalised (CQR) on the last
+  `CALIBRATION_DAYS` of the training window.
   Baselines' p10/p90: their own past errors' 10/90 % quantiles per slot over the 28 days before D.
 - Rolling origin (`rolling`): test days in order; the model is refitted every `refit_days` on the
   `history_days` before the block (no shuffling), each day's features from the days before it.
@@ -48,6 +49,7 @@ DAY = pd.Timedelta("1D")
 NIGHT = 0.01  # P_cs below 1 % of its maximum: night, k := 0
 K_MAX = 3.0  # clear-sky index bound (low sun on a tilted array gives large but finite ratios)
 BAND_DAYS = 28  # days of past errors behind a baseline's p10/p90
+CALIBRATION_DAYS = 28  # the learned band is conformalised on the last 28 days of its training window
 QUANTILES = (0.1, 0.9)
 PV_METHODS = ("persistence", "smart_persistence", "climatology", "learned")
 LOAD_METHODS = ("persistence", "seasonal_naive", "climatology", "learned")
@@ -298,20 +300,34 @@ def load_problem(load: np.ndarray, tl: Timeline, weather: np.ndarray | None = No
 
 
 def _fit_predict(problem: Problem, train: np.ndarray, test: np.ndarray, learner: Learner,
-                 bands: bool) -> np.ndarray:
-    """(rows of `test`, 3): p10, mean, p90 in energy, from models fitted on the `train` rows."""
-    X, y = problem.X[train], problem.y[train]
-    losses = [("squared_error", None)] + ([("quantile", q) for q in QUANTILES] if bands else [])
+                 calibration: np.ndarray | None) -> np.ndarray:
+    """(rows of `test`, 3): p10, mean, p90 in energy, from models fitted on the `train` rows (a mask).
+
+    With `calibration` (a mask of the latest training rows), the quantile band is conformalised (CQR):
+    quantile models fitted without those rows give the scores max(q10 − y, y − q90) there, and the band
+    of the models fitted on all rows is widened (or narrowed) by their 80 % quantile, so that about 80 %
+    of outcomes fall inside it. Without, only the mean model is fitted (p10 = p90 = mean)."""
     from threadpoolctl import threadpool_limits
 
-    models = [learner.model(loss, q) for loss, q in losses]  # sklearn (and its OpenMP) loaded before the limit
-    with threadpool_limits(limits=learner.threads, user_api="openmp"):
-        preds = [model.fit(X, y).predict(problem.X[test]) for model in models]
-    out = np.column_stack([problem.to_energy(p, test) for p in preds])
-    if not bands:
-        return np.column_stack([out[:, 0]] * 3)
-    out = np.sort(out[:, [1, 0, 2]], axis=1)  # p10 ≤ mean ≤ p90 (quantile crossing rearranged)
-    return out
+    def fit(loss, q, rows):
+        model = learner.model(loss, q)  # sklearn (and its OpenMP) loaded before the limit below
+        with threadpool_limits(limits=learner.threads, user_api="openmp"):
+            return model.fit(problem.X[rows], problem.y[rows])
+
+    mean = problem.to_energy(fit("squared_error", None, train).predict(problem.X[test]), test)
+    if calibration is None:
+        return np.column_stack([mean] * 3)
+    lo, hi = (fit("quantile", q, train).predict(problem.X[test]) for q in QUANTILES)
+    held = train & calibration
+    if held.sum() >= 20 and (train & ~held).sum() >= held.sum():  # enough left to fit on without them
+        y = problem.y[held]
+        lo_c, hi_c = (fit("quantile", q, train & ~held).predict(problem.X[held]) for q in QUANTILES)
+        score = np.maximum(lo_c - y, y - hi_c)
+        level = min(1.0, (QUANTILES[1] - QUANTILES[0]) * (1 + 1 / len(score)))
+        width = float(np.quantile(score, level))
+        lo, hi = lo - width, hi + width
+    band = np.column_stack([problem.to_energy(lo, test), mean, problem.to_energy(hi, test)])
+    return np.sort(band, axis=1)  # p10 ≤ mean ≤ p90 (quantile crossing rearranged)
 
 
 # -- rolling origin --------------------------------------------------------------------------------------
@@ -356,7 +372,8 @@ def rolling(truth: np.ndarray, tl: Timeline, test_days, methods: Mapping[str, np
                     raise ValueError(f"{name}: too little history before {tl.date(origin)} to learn from "
                                      f"({int(train.sum())} usable intervals)")
                 model = replace(learner or method.learner, seed=seed)
-                p10[rows], mean[rows], p90[rows] = _fit_predict(method, train, rows, model, bands).T
+                latest = (tl.day >= origin - CALIBRATION_DAYS) if bands else None
+                p10[rows], mean[rows], p90[rows] = _fit_predict(method, train, rows, model, latest).T
             else:
                 mean[rows] = method[rows]
                 if bands:
@@ -384,8 +401,9 @@ def load_methods(load: np.ndarray, tl: Timeline, weather=None, names=LOAD_METHOD
 
 def scores(truth: np.ndarray, forecasts: Mapping[str, Forecast], reference: str,
            also: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Per method: RMSE, nMAE, skill against `reference` (and each of `also`), p10–p90 coverage, on the
-    intervals where the truth and every method's forecast exist (`n`)."""
+    """Per method: RMSE, nMAE, skill against `reference` (and each of `also`), p10–p90 coverage (share of
+    outcomes above NIGHT of the largest inside the band), on the intervals where the truth and every
+    method's forecast exist (`n`)."""
     ok = np.isfinite(truth)
     for f in forecasts.values():
         ok &= np.isfinite(f.mean)
@@ -397,7 +415,9 @@ def scores(truth: np.ndarray, forecasts: Mapping[str, Forecast], reference: str,
         for ref in (reference,) + tuple(also):
             row[f"skill_vs_{ref}"] = 1 - rmse[m] / rmse[ref] if rmse.get(ref) else np.nan
         inside = (y >= f.p10[ok]) & (y <= f.p90[ok])
-        positive = y > 0  # PV nights are trivially inside a [0, 0] band: coverage where something happened
+        # PV nights are trivially inside a [0, 0] band, and the night's edges (P_cs < NIGHT) have a [0, 0]
+        # band around a few watts: coverage where the outcome is above NIGHT of the largest
+        positive = y > NIGHT * y.max(initial=0.0)
         row["coverage_p10_p90"] = float(inside[positive].mean()) if positive.any() else np.nan
         rows[m] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
