@@ -155,6 +155,22 @@ def test_bands_hold_the_forecast(month):
     assert (f.load[0] <= f.load[1]).all() and (f.load[1] <= f.load[2]).all() and (f.load[0] >= 0).all()
 
 
+def test_the_band_calibrated_on_the_latest_days_follows_a_growing_spread():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (6000, 1))
+    sigma = np.where(np.arange(6000) < 2000, 0.1, 0.3)  # the spread triples after the first third
+    y = 1 + x[:, 0] + rng.normal(0, 1, 6000) * sigma
+    problem = fc.Problem(x, y, np.ones(6000, bool), lambda pred, rows: pred)
+    train, test = np.arange(6000) < 3000, np.arange(3000, 6000)
+
+    def coverage(latest):
+        band = fc._fit_predict(problem, train, test, fc.Learner(), latest)
+        assert (band[:, 0] <= band[:, 1]).all() and (band[:, 1] <= band[:, 2]).all()
+        return ((band[:, 0] <= y[test]) & (y[test] <= band[:, 2])).mean()
+    assert coverage(np.zeros(6000, bool)) < 0.6  # the quantile models alone: the calm past narrows them
+    assert 0.75 < coverage(train & (np.arange(6000) >= 2000)) < 0.9  # conformalised on the latest rows
+
+
 def test_too_little_history_is_a_clear_error(month):
     with pytest.raises(ValueError, match="at least 8 days of history"):
         fc.day_ahead(month.production, month.consumption, PARIS, day="2025-05-25")
