@@ -7,6 +7,7 @@
     daisee-collective commit --production F --consumption F --contracts C --bill DIR --salts S --out DIR --account A
     daisee-collective settle DIR --account A                      # collect debits, pay credits in tokens
     daisee-collective verify REFERENCE.json [--statement FILE]     # a member checks its statement on chain
+    daisee-collective forecast --production F --consumption F [--evaluate] --out DIR   # day-ahead, advisory
 
 Files are the grid operator's load-curve exports or our wide CSV (collective.io), told apart by header.
 """
@@ -56,13 +57,17 @@ def main():
 @click.option("--producers", default=2, show_default=True, type=click.IntRange(1, 1_000))
 @click.option("--step", type=click.Choice(["15min", "30min"]), default="30min", show_default=True)
 @click.option("--seed", default=1, show_default=True)
+@click.option("--months", default=1, show_default=True, type=click.IntRange(1, 36),
+              help="this many months from --month (history for `forecast`)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("collective-month"),
               show_default=True)
-def dataset(month, consumers, producers, step, seed, out):
+def dataset(month, consumers, producers, step, seed, months, out):
     """Write a month of a community built from real data (see collective.dataset) as two wide CSVs."""
-    from collective.dataset import community_month
+    from collective.dataset import community
 
-    m = community_month(consumers=consumers, producers=producers, month=month, step=step, seed=seed)
+    first = pd.Timestamp(month)
+    m = community(first, first + pd.offsets.MonthBegin(months), consumers=consumers, producers=producers,
+                  step=step, seed=seed)
     for name, curves in (("production", m.production), ("consumption", m.consumption)):
         path = write_wide_csv(curves, out / f"{name}.csv")
         click.echo(f"{path}: {len(curves.meters)} meters x {len(curves.index)} intervals, "
@@ -379,3 +384,75 @@ def verify_command(reference_file, statement_file, rpc_url, deployment):
     if not result.ok:
         raise click.ClickException(f"NOT verified: {result.reason}")
     click.echo(f"verified: {result.reason}")
+
+
+@main.command("forecast")
+@click.option("--production", "production_files", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="producers' history (repeatable)")
+@click.option("--consumption", "consumption_files", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="consumers' history (repeatable)")
+@click.option("--day", help="local day to forecast, YYYY-MM-DD (default: the day after the history); "
+                            "only the history before it is used")
+@click.option("--method", type=click.Choice(["learned", "persistence", "smart-persistence", "climatology",
+                                             "seasonal-naive"]), default="learned", show_default=True,
+              help="smart-persistence (PV only) and seasonal-naive (load only) use persistence for the other")
+@click.option("--latitude", default=48.85, show_default=True, type=click.FloatRange(-90, 90), help="PV site")
+@click.option("--longitude", default=2.35, show_default=True, type=click.FloatRange(-180, 180), help="PV site")
+@click.option("--weather", help="optional typical-year weather (TMY3/TMY2 path, or a pvlib data file name "
+                                "such as 723170TYA.CSV)")
+@click.option("--evaluate", "evaluate_days", type=click.IntRange(1, 366), default=None, is_flag=False,
+              flag_value=14, help="also score every method day-ahead over the last N days of history (flag alone: 14)")
+@click.option("--cheap-hours", default=4.0, show_default=True, type=click.FloatRange(0.25, 24))
+@click.option("--precision", default=0.01, show_default=True, help="key file precision, in percent")
+@step_option
+@tz_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("forecast"), show_default=True)
+def forecast_command(production_files, consumption_files, day, method, latitude, longitude, weather, evaluate_days,
+                     cheap_hours, precision, step, tz, out):
+    """Day-ahead forecast of each producer's PV and the community's consumption (advisory, never billed):
+    keys.csv (suggested dynamic-simple keys), forecast.csv, forecast.json (for the viewer)."""
+    import json
+
+    from collective import forecast as fc
+    from collective.forecast_data import typical_weather
+
+    if day is not None:
+        try:
+            day = str(pd.Timestamp(day).date())
+        except ValueError as exc:
+            raise click.BadParameter(f"not a date: {day!r}", param_hint="--day") from exc
+    site = fc.Site(latitude, longitude, tz)
+    meteo = typical_weather(weather, tz) if weather else None
+    production = checked(production_files, step, tz, out / "production-check.json").curves
+    consumption = checked(consumption_files, step, tz, out / "consumption-check.json").curves
+    name = method.replace("-", "_")
+    skill = {}
+    if evaluate_days:
+        table = fc.evaluate_community(production, consumption, site, days=evaluate_days, weather=meteo)
+        for what, scores in table.items():
+            click.echo(f"\n{what}: rolling-origin day-ahead over the last {evaluate_days} days "
+                       f"({scores.attrs['n']} intervals)")
+            click.echo(scores.to_string(float_format=lambda v: f"{v:,.3f}"))
+            ref = {"pv": {"seasonal_naive": "persistence"}, "load": {"smart_persistence": "persistence"}}[what]
+            row = ref.get(name, name)
+            skill[what] = float(scores.loc[row, f"skill_vs_{fc.REFERENCE[what]}"]) if row in scores.index else None
+    result = fc.day_ahead(production, consumption, site, day=day, method=name, weather=meteo)
+    out.mkdir(parents=True, exist_ok=True)
+    fc.suggested_keys(result, precision).write(out / "keys.csv", tz=tz)
+    document = fc.forecast_json(result, skill, cheap_hours)
+    (out / "forecast.json").write_text(json.dumps(document, indent=1))
+    per_step = pd.concat({"pv_kwh": pd.DataFrame(result.pv[:, 1, :].T, columns=list(result.producers)),
+                          "community": pd.DataFrame({"pv_p10": result.pv_total[0], "pv_kwh": result.pv_total[1],
+                                                     "pv_p90": result.pv_total[2], "load_p10": result.load[0],
+                                                     "load_kwh": result.load[1], "load_p90": result.load[2]})},
+                         axis=1)
+    per_step.index = result.index.tz_convert(tz).map(lambda t: t.isoformat())
+    per_step.index.name = "timestamp"
+    per_step.to_csv(out / "forecast.csv", float_format="%.6f")
+    click.echo(f"\n{result.day} ({name}): PV {result.pv_total[1].sum():,.1f} kWh "
+               f"[p10 {result.pv_total[0].sum():,.1f}, p90 {result.pv_total[2].sum():,.1f}], "
+               f"load {result.load[1].sum():,.1f} kWh [{result.load[0].sum():,.1f}, {result.load[2].sum():,.1f}]")
+    for run in document["cheap_local_hours"]:
+        start, end = (pd.Timestamp(run[k]).tz_convert(tz).strftime("%H:%M") for k in ("start", "end"))
+        click.echo(f"cheap local hours {start}-{end}: {100 * run['local_share']:.0f} % local")
+    click.echo(f"written: {out}/forecast.json, forecast.csv, keys.csv (advisory: forecasts never enter billing)")
