@@ -10,7 +10,7 @@ from daisee.chain import Community
 from tests.support.anvil import AnvilNode, CommunityAdmin, dev_account
 from tests.support.scenario import DELTA_WH, trade
 from viewer.api import create_app
-from viewer.auth import Authenticator, contract_operator_check
+from viewer.auth import Authenticator, contract_roles
 from viewer.indexer import Indexer
 from viewer.store import Store
 
@@ -45,7 +45,7 @@ def store(tmp_path_factory, traded, viewer_community):
 
 @pytest.fixture(scope="session")
 def auth(viewer_community):
-    return Authenticator(contract_operator_check(viewer_community.exchange), "test.daisee")
+    return Authenticator(contract_roles(viewer_community.exchange), "test.daisee")
 
 
 @pytest.fixture(scope="session")
@@ -54,11 +54,15 @@ def client(store, auth):
         yield client
 
 
+def signed(client: TestClient, account) -> dict[str, str]:
+    """A sign-in request body: the viewer's SIWE message for `account`, personal_signed by it."""
+    message = client.get("/api/auth/challenge", params={"address": account.address}).json()["message"]
+    return {"message": message, "signature": account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()}
+
+
 def sign_in(client: TestClient, account) -> dict[str, str]:
     """The wallet flow: ask a challenge, personal_sign it, exchange it for a bearer token."""
-    message = client.get("/api/auth/challenge", params={"address": account.address}).json()["message"]
-    signature = account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
-    reply = client.post("/api/auth/verify", json={"address": account.address, "signature": signature})
+    reply = client.post("/api/auth/verify", json=signed(client, account))
     assert reply.status_code == 200, reply.text
     return {"Authorization": f"Bearer {reply.json()['token']}"}
 
@@ -121,5 +125,5 @@ def live_server(tmp_path_factory, chain_settings, traded):
     else:
         raise RuntimeError("viewer did not start or index in time")
     yield url
-    server.should_exit = True
+    server.stop()
     thread.join(timeout=10)
