@@ -127,3 +127,20 @@ def live_server(tmp_path_factory, chain_settings, traded):
     yield url
     server.stop()
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def grid_account(viewer_admin):
+    """A grid operator: GRID_OPERATOR_ROLE granted on the exchange by its admin (a role, not a list)."""
+    from eth_account import Account
+
+    from viewer.auth import GRID_OPERATOR_ROLE
+
+    account = Account.create()
+    viewer_admin.operator.transact(viewer_admin.community.exchange.functions.grantRole(GRID_OPERATOR_ROLE, account.address))
+    return account
+
+
+@pytest.fixture(scope="session")
+def grid_headers(client, grid_account):
+    return sign_in(client, grid_account)
