@@ -100,8 +100,9 @@ def chain(own_node):
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory, chain_settings, traded):
-    """The real `daisee-viewer serve` app (indexer thread included) on a loopback port."""
+def live_server(tmp_path_factory, chain_settings, traded, grid_account):
+    """The real `daisee-viewer serve` app (indexer thread included) on a loopback port (after every
+    session fixture its pages need: ape re-creates module fixtures when a session one appears)."""
     import time
 
     import httpx
@@ -110,8 +111,14 @@ def live_server(tmp_path_factory, chain_settings, traded):
     from viewer.cli import serve_in_thread
     from viewer.settings import ViewerSettings
 
-    settings = ViewerSettings(chain=chain_settings, database=tmp_path_factory.mktemp("live") / "v.sqlite",
-                              port=free_port())
+    import json
+
+    from tests.viewer.test_layers import FORECAST
+
+    workdir = tmp_path_factory.mktemp("live")
+    (workdir / "forecast.json").write_text(json.dumps(FORECAST))
+    settings = ViewerSettings(chain=chain_settings, database=workdir / "v.sqlite", port=free_port(),
+                              forecast=workdir / "forecast.json")
     server, thread = serve_in_thread(settings)
     url = f"http://127.0.0.1:{settings.port}"
     deadline = time.monotonic() + 20

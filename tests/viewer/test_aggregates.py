@@ -52,11 +52,10 @@ def test_pre_aggregated_series_equals_the_raw_one(tmp_path_factory, rows, bucket
     write(store, rows)
     start, end = 1_700_000_000 - 1_700_000_000 % bucket, 1_700_000_000 + 10**6
     aggregated = store.series(start, end, bucket)
-    raw = store.series(start, end, bucket, meter_id=None) if False else [
-        {**r} for r in store._rows(
+    raw = store._rows(
             """SELECT (timestamp / ?) * ? AS t, bigsum(produced_delta) AS produced_wh, bigsum(consumed_delta) AS consumed_wh,
                       CAST(ROUND(AVG(soc_permille)) AS INTEGER) AS soc_permille
-               FROM readings WHERE timestamp BETWEEN ? AND ? GROUP BY t ORDER BY t""", [bucket, bucket, start, end])]
+               FROM readings WHERE timestamp BETWEEN ? AND ? GROUP BY t ORDER BY t""", [bucket, bucket, start, end])
     assert aggregated == raw
 
 
