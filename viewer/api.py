@@ -583,6 +583,7 @@ def create_app(
         return Challenge(address=address, message=message, expires=int(expires))
 
     @app.post("/api/auth/verify", response_model=SessionInfo, tags=["auth"], responses={
+        400: {"description": "the body is not readable JSON"},
         401: {"description": "not a message of this viewer, expired, used, or not signed by its address"},
         503: {"description": "the node does not answer, so roles cannot be checked: the message stays usable"}})
     def verify(body: VerifyRequest) -> SessionInfo:
