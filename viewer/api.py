@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from web3 import Web3
 
 from viewer.auth import Authenticator, AuthError, NodeUnavailable, Session
-from viewer.store import Store
+from viewer.store import STEP, Store
 
 STATIC = Path(__file__).parent / "static"
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
@@ -331,7 +331,8 @@ AddressQuery = Annotated[str | None, Query(pattern=ADDRESS_PATTERN, description=
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"page size, at most {MAX_PAGE}")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Time = Annotated[int | None, Query(ge=0, le=MAX_TIME, description="unix seconds")]
-Bucket = Annotated[int, Query(ge=10, le=DAY, description="bucket width, seconds (multiples of 300 are pre-aggregated)")]
+Bucket = Annotated[int, Query(ge=10, le=DAY, description=(
+    "bucket width, seconds; from 300 up it is rounded up to a multiple of 300 (the pre-aggregated step)"))]
 MeterId = PathParam(ge=1, le=2**32 - 1)
 ADDRESS_PATH = PathParam(pattern=ADDRESS_PATTERN, description="0x-prefixed 20-byte address")
 bearer = HTTPBearer(auto_error=False, description="token from POST /api/auth/verify")
@@ -519,13 +520,14 @@ def create_app(
     ) -> list[dict]:
         """Community production, consumption (Wh per bucket) and mean state of charge; buckets without a
         reading are absent. A window wider than 2000 buckets keeps its latest 2000."""
+        bucket = bucket if bucket < STEP else -(-bucket // STEP) * STEP
         start, end = bucket_range(store, start, end, bucket)
         return await heavy.run(store.series, start, end, bucket)
 
-    @app.get("/api/feed", response_model=list[FeedItem], tags=["public"], responses=ERR_503)
-    async def feed(limit: Annotated[int, Query(ge=1, le=200)] = 30) -> list[dict]:
+    @app.get("/api/feed", response_model=list[FeedItem], tags=["public"])
+    def feed(limit: Annotated[int, Query(ge=1, le=200)] = 30) -> list[dict]:
         """Latest purchases opened and settled, oldest first, pseudonymised."""
-        return await heavy.run(lambda: store.activity(limit=limit))
+        return store.activity(limit=limit)
 
     @app.get("/api/public/purchases", response_model=PublicPurchasePage, tags=["public"])
     def public_purchases(limit: Limit = 20, offset: Offset = 0) -> PublicPurchasePage:

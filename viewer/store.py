@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import operator
+import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -325,25 +326,42 @@ class Store:
         )
         return total, rows
 
+    def _exact_sums(self, sql: str, params: list) -> list[dict[str, Any]]:
+        """`sql` with each `{SUM}(column)` summed by SQLite itself (C, the GIL released: a heavy query
+        does not stall the other endpoints) when every value has at most 18 digits and no sum
+        overflows 64 bits; otherwise again with the exact `bigsum` (Python)."""
+        columns = re.findall(r"\{SUM\}\((\w+)\)", sql)
+        widths = ", ".join(f"MAX(length({c}))" for c in columns)
+        native = re.sub(r"\{SUM\}\((\w+)\)", r"SUM(CAST(\1 AS INTEGER))", sql).replace(
+            "SELECT ", f"SELECT MAX({widths}, 0) AS _width, ", 1)
+        try:
+            rows = self._rows(native, params)
+            if all((r["_width"] or 0) < 19 for r in rows):
+                for r in rows:
+                    del r["_width"]
+                return rows
+        except sqlite3.OperationalError as exc:
+            if "overflow" not in str(exc):
+                raise
+        return self._rows(re.sub(r"\{SUM\}\((\w+)\)", r"bigsum(\1)", sql), params)
+
     def series(self, start: int, end: int, bucket: int, meter_id: int | None = None) -> list[dict[str, Any]]:
         """Energy produced/consumed per time bucket and mean state of charge, community-wide or one meter."""
         if meter_id is None and bucket % STEP == 0:  # the pre-aggregated steps (`from` rounded down to a step)
-            rows = self._rows(
-                """SELECT (t / ?) * ? AS b, bigsum(produced_wh) AS produced_wh, bigsum(consumed_wh) AS consumed_wh,
+            rows = self._exact_sums(
+                """SELECT (t / ?) * ? AS b, {SUM}(produced_wh) AS produced_wh, {SUM}(consumed_wh) AS consumed_wh,
                           CAST(ROUND(SUM(soc_sum) * 1.0 / SUM(readings)) AS INTEGER) AS soc_permille
                    FROM steps WHERE t BETWEEN ? AND ? GROUP BY b ORDER BY b""",
-                [bucket, bucket, start - start % STEP, end],
-            )
+                [bucket, bucket, start - start % STEP, end])
             return [{"t": r.pop("b"), **r} for r in rows]
         where, params = "WHERE timestamp BETWEEN ? AND ?", [start, end]
         if meter_id is not None:
             where, params = where + " AND meter_id = ?", params + [meter_id]
-        return self._rows(
-            f"""SELECT (timestamp / ?) * ? AS t, bigsum(produced_delta) AS produced_wh,
-                       bigsum(consumed_delta) AS consumed_wh, CAST(ROUND(AVG(soc_permille)) AS INTEGER) AS soc_permille
+        return self._exact_sums(
+            f"""SELECT (timestamp / ?) * ? AS t, {{SUM}}(produced_delta) AS produced_wh,
+                       {{SUM}}(consumed_delta) AS consumed_wh, CAST(ROUND(AVG(soc_permille)) AS INTEGER) AS soc_permille
                 FROM readings {where} GROUP BY t ORDER BY t""",
-            [bucket, bucket, *params],
-        )
+            [bucket, bucket, *params])
 
     def latest_reading_time(self) -> int | None:
         return self.db().execute("SELECT MAX(timestamp) FROM readings").fetchone()[0]
@@ -387,15 +405,18 @@ class Store:
         newest_first = after is None
         after = after or (-1, -1)
         order = "DESC" if newest_first else "ASC"
+        # each half limited on its own index first, so that only 2 * limit rows are merged
         rows = self._rows(
-            f"""SELECT * FROM (
+            f"""SELECT * FROM (SELECT * FROM (
                   SELECT 'BuyEnergy' AS kind, block_number AS block, log_index, opened_at AS at, {PURCHASE_COLUMNS}
                   FROM purchases WHERE (block_number, log_index) > (?, ?)
-                  UNION ALL
+                  ORDER BY block_number {order}, log_index {order} LIMIT ?)
+                UNION ALL SELECT * FROM (
                   SELECT 'PurchaseSettled', settled_block, settled_log_index, settled_at, {PURCHASE_COLUMNS}
-                  FROM purchases WHERE settled_block IS NOT NULL AND (settled_block, settled_log_index) > (?, ?))
+                  FROM purchases WHERE settled_block IS NOT NULL AND (settled_block, settled_log_index) > (?, ?)
+                  ORDER BY settled_block {order}, settled_log_index {order} LIMIT ?))
                 ORDER BY block {order}, log_index {order} LIMIT ?""",
-            [*after, *after, limit],
+            [*after, limit, *after, limit, limit],
         )
         return rows[::-1] if newest_first else rows
 

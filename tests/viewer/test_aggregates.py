@@ -90,3 +90,24 @@ def test_heavy_queries_beyond_the_queue_get_503():
         return refused.value.status_code
 
     assert anyio.run(main) == 503
+
+
+def test_series_beyond_64_bits_stay_exact(tmp_path):
+    """SQLite sums the series natively only while that is exact; 19-digit deltas go through bigsum."""
+    store = Store(tmp_path / "v.sqlite")
+    big = 15 * 10**18
+    store.apply([event("MeterRegistered", 0, 0, meterId=1, owner=A, oracle=A, kind=3),
+                 event("MeterReading", 0, 1, meterId=1, seq=1, timestamp=1000, producedWh=0, consumedWh=0, socPermille=1),
+                 event("MeterReading", 0, 2, meterId=1, seq=2, timestamp=1010, producedWh=big, consumedWh=0, socPermille=1)],
+                0, {0: "0x0"}, {0: 1000})
+    assert [p["produced_wh"] for p in store.series(0, 2000, 100)] == [big]
+    assert [p["produced_wh"] for p in store.series(0, 2000, 100, meter_id=1)] == [big]
+    assert [p["produced_wh"] for p in store.series(0, 2000, STEP)] == [big]
+
+
+def test_series_sum_natively_below_19_digits(tmp_path):
+    store = Store(tmp_path / "v.sqlite")
+    write(store, [(60, 100, 500), (60, 200, 400), (900, 300, 300)])
+    raw = store._rows("SELECT (timestamp / 60) * 60 AS t, bigsum(produced_delta) AS produced_wh FROM readings "
+                      "GROUP BY t ORDER BY t")
+    assert [(p["t"], p["produced_wh"]) for p in store.series(0, 2**40, 60)] == [(r["t"], r["produced_wh"]) for r in raw]

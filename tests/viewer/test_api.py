@@ -111,3 +111,9 @@ def test_the_collective_allocation_shows_in_usage_and_totals(tmp_path, traded, v
         usage = client.get("/api/usage", headers=sign_in(client, dev_account(0))).json()
         by_owner = {u["owner"]: u for u in usage}
         assert (by_owner[traded.buyer.address]["local_wh"], by_owner[traded.buyer.address]["complement_wh"]) == (150, 52)
+
+
+def test_series_buckets_from_300_s_are_whole_steps(client, traded):
+    end = traded.buyer.timestamp
+    points = client.get("/api/series", params={"from": end - 86_400, "to": end, "bucket": 1000}).json()
+    assert points and all(p["t"] % 1200 == 0 for p in points)
