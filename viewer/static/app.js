@@ -97,7 +97,8 @@ function makeCharts() {
     plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } },
                tooltip: { callbacks: { title: (items) => items.length ? stamp(items[0].parsed.x / 1000) : "" } } },
   });
-  const line = (label, color, fill = false) => ({ label, data: [], borderColor: color, backgroundColor: color + "33", fill, pointRadius: 0, borderWidth: 2, stepped: "before" });
+  // points drawn small: a reading between two gaps is a lone point, and must still show
+  const line = (label, color, fill = false) => ({ label, data: [], borderColor: color, backgroundColor: color + "33", fill, pointRadius: 1.5, pointHoverRadius: 4, borderWidth: 2, stepped: "before" });
   state.charts.energy = new Chart(document.getElementById("energyChart"), {
     type: "line", data: { datasets: [line("Produced", "#f2a900", true), line("Consumed", "#2f6fdf", true)] }, options: common("Wh per 15 min"),
   });
@@ -117,6 +118,18 @@ function makeCharts() {
   });
 }
 
+// Round ticks on the time axis (15 min to a week apart, at most ~8), the range aligned on them.
+const TICK_STEPS = [900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400].map((s) => s * 1000);
+function fitTimeAxis(chart, xs) {
+  const x = chart.options.scales.x;
+  if (!xs.length) { delete x.min; delete x.max; return; }
+  const min = Math.min(...xs), max = Math.max(...xs);
+  const step = TICK_STEPS.find((s) => (max - min) / s <= 8) || TICK_STEPS[TICK_STEPS.length - 1];
+  x.min = Math.floor(min / step) * step;
+  x.max = Math.max(x.min + step, Math.ceil(max / step) * step);
+  x.ticks.stepSize = step;
+}
+
 // Points with a null wherever a bucket had no reading, so that a gap shows as a gap.
 function withGaps(points, field, bucket, scale = 1) {
   const out = [];
@@ -134,6 +147,9 @@ async function loadSeries() {
   energy.data.datasets[0].data = withGaps(points, "produced_wh", BUCKET);
   energy.data.datasets[1].data = withGaps(points, "consumed_wh", BUCKET);
   soc.data.datasets[0].data = withGaps(points, "soc_permille", BUCKET, 0.1);
+  const xs = points.map((p) => p.t * 1000);
+  fitTimeAxis(energy, xs);
+  fitTimeAxis(soc, xs);
   energy.update();
   soc.update();
   for (const id of ["energyChart", "socChart"]) document.getElementById(id).dataset.points = String(points.length);
@@ -156,6 +172,7 @@ async function loadForecast() {
   const sets = state.charts.forecast.data.datasets;
   ["pv_p10", "pv_p90", "pv_kwh", "load_p10", "load_p90", "load_kwh"].forEach((field, i) => { sets[i].data = series(field); });
   state.charts.forecast.options.scales.y.title.text = `kWh per ${stepLabel(f.step_s)}`;
+  fitTimeAxis(state.charts.forecast, f.slots.flatMap((s) => [Date.parse(s.start), Date.parse(s.end)]));
   state.charts.forecast.update();
   document.getElementById("forecastChart").dataset.slots = String(f.slots.length);
   const skill = (v) => v == null ? "n/a" : v.toFixed(2);
