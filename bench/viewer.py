@@ -16,7 +16,6 @@ window is cut to its latest 2000 buckets, ~7 days).
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import tempfile

@@ -236,6 +236,20 @@ class MemberHealth(BaseModel):
     complement_wh: int | None
 
 
+class RelayStatus(BaseModel):
+    """One relay as its state file shows it (what it believes, not the board's live state)."""
+
+    name: str = Field(description="the state file's parent folder and name")
+    readable: bool
+    error: str | None = None
+    cursor: int | None = Field(None, description="last block whose events the relay handled")
+    behind_blocks: int | None = Field(None, description="indexed block - cursor")
+    last_read: float | None = Field(None, description="wall-clock time of the relay's last good chain read")
+    silent_s: int | None = None
+    members: int = 0
+    on_seller: int = Field(0, description="members the relay switched to a seller")
+
+
 class GridMeter(BaseModel):
     """Meter data for the grid operator: no owner, no prices, no balances."""
 
@@ -446,6 +460,7 @@ def create_app(
     poll_interval: float = 0.5,
     lifespan=None,
     forecast: Path | None = None,
+    relay_states: list[Path] = (),
     heavy_workers: int = 2,
     heavy_queue: int = 64,
     closing: threading.Event | None = None,
@@ -740,6 +755,29 @@ def create_app(
         balance, stale reading)."""
         total, rows = store.skips(limit, offset)
         return SkipPage(total=total, limit=limit, offset=offset, items=rows)
+
+    @app.get("/api/operator/relays", response_model=list[RelayStatus], tags=["operators"], responses=ROLE_ONLY)
+    def relays(session: Operator) -> list[RelayStatus]:
+        """The relays' states (settings `relay_states`): cursor and lag, last chain read, supplies."""
+        from relay.state import RelayState
+
+        out, now, indexed = [], time.time(), store.cursor()
+        for path in relay_states:
+            name = f"{path.parent.name}/{path.name}"
+            try:
+                state = RelayState.load(path)
+            except (OSError, ValueError) as exc:
+                out.append(RelayStatus(name=name, readable=False, error=f"{type(exc).__name__}: {exc}"[:200]))
+                continue
+            if state is None:
+                out.append(RelayStatus(name=name, readable=False, error="no state file yet"))
+                continue
+            out.append(RelayStatus(
+                name=name, readable=True, cursor=state.cursor, last_read=state.last_read,
+                behind_blocks=None if indexed is None else max(0, indexed - state.cursor),
+                silent_s=None if state.last_read is None else max(0, int(now - state.last_read)),
+                members=len(state.supply), on_seller=sum(s.source == "seller" for s in state.supply.values())))
+        return out
 
     # ------------------------------------------------------------------ grid operator
 

@@ -32,5 +32,7 @@ class ViewerSettings(ServiceSettings):
     heavy_queue: int = Field(64, ge=1, le=10_000)
     # Tomorrow's forecast, written by the forecasting job (absent: /api/forecast answers 404).
     forecast: Path = Path(".daisee/forecast.json")
+    # State files of the relays the PMO follows (relay `state_file`s reachable from this host).
+    relay_states: list[Path] = []
     # Run the indexer inside the API process (off when a separate `daisee-viewer index` runs beside it).
     index: bool = True

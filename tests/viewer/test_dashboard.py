@@ -80,6 +80,7 @@ def test_the_operators_main_page(page, traded):
     expect(page.locator("#operatorPanel")).to_be_visible()
     expect(page.locator("#health tbody tr").first).to_be_visible()
     expect(page.locator("#openPurchases tbody tr").first).to_be_visible()
+    expect(page.locator("#relays tbody tr").first).to_be_visible()
     shot(page, "operator")
 
 

@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from viewer.api import create_app
 
-OPERATOR_ONLY = ["/api/operator/poison", "/api/operator/members", "/api/operator/purchases/open", "/api/operator/skips"]
+OPERATOR_ONLY = ["/api/operator/poison", "/api/operator/members", "/api/operator/purchases/open", "/api/operator/skips",
+                 "/api/operator/relays"]
 GRID_ONLY = ["/api/grid/meters"]
 SIGNED_IN = ["/api/meters", "/api/purchases", "/api/usage", "/api/me/daily", "/api/me/export.csv", "/api/auth/me"]
 
@@ -112,3 +113,18 @@ def test_a_malformed_forecast_is_a_404_not_a_500(store, auth, tmp_path):
     path.write_text(json.dumps({**FORECAST, "step_s": 60}))
     with TestClient(create_app(store, auth, forecast=path)) as client:
         assert client.get("/api/forecast").status_code == 404
+
+
+def test_the_operator_sees_relay_states(store, auth, tmp_path, operator_headers, traded):
+    from relay.state import RelayState, Supply
+
+    good, broken = tmp_path / "street-1" / "state.json", tmp_path / "street-2" / "state.json"
+    good.parent.mkdir()
+    broken.parent.mkdir()
+    RelayState(exchange="0x" + "e" * 40, cursor=3, last_read=1.0,
+               supply={traded.buyer.address: Supply(source="seller", channel=1)}).save(good)
+    broken.write_text("{not json")
+    with TestClient(create_app(store, auth, relay_states=[good, broken])) as client:
+        relays = {r["name"]: r for r in client.get("/api/operator/relays", headers=operator_headers).json()}
+    assert relays["street-1/state.json"]["on_seller"] == 1 and relays["street-1/state.json"]["cursor"] == 3
+    assert relays["street-2/state.json"]["readable"] is False

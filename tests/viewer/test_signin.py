@@ -42,14 +42,6 @@ def silent_node():
     server.close()
 
 
-@pytest.fixture
-def switchable(viewer_community):
-    """Roles read through a connection that can be switched between a silent node and the real one."""
-    exchange = viewer_community.exchange
-    source = {"roles": contract_roles(exchange)}
-    return source, lambda address: source["roles"](address)
-
-
 def test_the_challenge_is_an_eip4361_message(client, traded):
     message = client.get("/api/auth/challenge", params={"address": traded.buyer.address}).json()["message"]
     assert message.startswith("test.daisee wants you to sign in with your Ethereum account:\n" + traded.buyer.address)

@@ -271,7 +271,10 @@ async function loadLayer() {
       td(tokens(d.refunded), "num"), td(tokens(d.fees), "num"), td(tokens(d.earned), "num"), td(d.bought_wh, "num"), td(d.sold_wh, "num"))));
   }
   if (layer === "operator") {
-    const [members, open, skips] = await Promise.all([api("/api/operator/members"), api("/api/operator/purchases/open?limit=20"), api("/api/operator/skips?limit=20")]);
+    const [members, open, skips, relays] = await Promise.all([api("/api/operator/members"), api("/api/operator/purchases/open?limit=20"),
+      api("/api/operator/skips?limit=20"), api("/api/operator/relays")]);
+    fillTable("relays", relays.length ? relays.map((r) => el("tr", {}, td(r.name), td(r.readable ? `${r.behind_blocks ?? "–"} blocks` : r.error, "num"),
+      td(r.readable ? `${duration(r.silent_s)} ago` : "–", "num"), td(r.readable ? `${r.on_seller} of ${r.members}` : "–", "num"))) : [el("tr", {}, td("no relay state files configured (relay_states)"))]);
     fillTable("health", members.map((m) => el("tr", {}, td(`#${m.meter_id}`), el("td", { class: "addr", title: m.owner }, short(m.owner)),
       td(stamp(m.last_seen)), td(duration(m.silent_s), "num"), td(kwh(m.consumed_wh), "num"), td(kwh(m.local_wh), "num"), td(kwh(m.complement_wh), "num"))));
     fillTable("openPurchases", open.items.map((p) => el("tr", {}, td(p.purchase_id), el("td", { class: "addr", title: p.buyer }, short(p.buyer)), td(p.wh, "num"), td(duration(p.age_s), "num"))));
