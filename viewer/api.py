@@ -326,7 +326,7 @@ class Challenge(BaseModel):
 
 
 class VerifyRequest(BaseModel):
-    message: Annotated[str, Field(min_length=1, max_length=4000, description="the EIP-4361 message, as signed")]
+    message: Annotated[str, Field(min_length=1, max_length=2000, description="the EIP-4361 message, as signed")]
     signature: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="65-byte personal_sign signature")]
 
 

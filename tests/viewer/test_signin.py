@@ -135,3 +135,10 @@ def test_role_recheck_with_a_silent_node_is_503_not_stale_access(store, traded):
         headers = sign_in(client, dev_account(0))
         state["down"], now[0] = True, now[0] + 31
         assert client.get("/api/operator/skips", headers=headers).status_code == 503
+
+
+def test_a_long_garbage_message_is_refused_before_the_full_parse(client):
+    """The ABNF parse takes seconds on long garbage: the HMAC'd fields are checked first."""
+    text = "test.daisee wants you to sign in with your Ethereum account:\n" + "x" * 900
+    reply = client.post("/api/auth/verify", json={"message": text, "signature": "0x" + "11" * 65})
+    assert reply.status_code == 401 and "issued by this viewer" in reply.json()["detail"]
