@@ -72,6 +72,9 @@ def test_a_members_main_page(page, traded):
     expect(page.locator("#money .card")).to_have_count(5)
     expect(page.locator("#daily tbody tr").first).to_be_visible()
     expect(page.locator("#operatorPanel")).to_be_hidden()
+    # "Purchased" is what was bought (2 x 200 Wh), "Delivered" what the settlements measured
+    expect(page.locator("#usage td[data-label='Purchased kWh']")).to_have_text("0.4")
+    expect(page.locator("#usage td[data-label='Delivered kWh']")).to_have_text("0.2")
     shot(page, "member")
 
 

@@ -31,3 +31,17 @@ def test_a_handmade_422_has_the_schema_shape(client):
 def test_status_shows_the_chain_head_and_lag(client):
     status = client.get("/api/status").json()
     assert {"head_block", "lag_blocks", "node_seen_at"} <= set(status)
+
+
+def test_status_lag_is_head_minus_indexed_block(tmp_path, auth):
+    from fastapi.testclient import TestClient
+
+    from viewer.api import create_app
+    from viewer.store import Store
+
+    store = Store(tmp_path / "v.sqlite")
+    store.apply([], 10, {10: "0x0a"})
+    store.set_node(head=14, seen_at=1_000)
+    with TestClient(create_app(store, auth)) as client:
+        status = client.get("/api/status").json()
+    assert (status["indexed_block"], status["head_block"], status["lag_blocks"], status["node_seen_at"]) == (10, 14, 4, 1_000)
