@@ -236,6 +236,23 @@ class MemberHealth(BaseModel):
     complement_wh: int | None
 
 
+class StatementReference(BaseModel, extra="allow"):
+    """What ties a statement to the chain: the period's committed Merkle root and this member's salted
+    leaf with its proof (the leaf's fields come along as further keys)."""
+
+    period: str
+    version: int | str
+    root: str
+    salt: str
+    proof: list[str]
+
+
+class Statement(BaseModel, extra="allow"):
+    """A member's statement of a period, as the billing job wrote it (figures as further keys)."""
+
+    reference: StatementReference
+
+
 class RelayStatus(BaseModel):
     """One relay as its state file shows it (what it believes, not the board's live state)."""
 
@@ -461,6 +478,7 @@ def create_app(
     lifespan=None,
     forecast: Path | None = None,
     relay_states: list[Path] = (),
+    statements: Path | None = None,
     heavy_workers: int = 2,
     heavy_queue: int = 64,
     closing: threading.Event | None = None,
@@ -721,6 +739,28 @@ def create_app(
             offset += MAX_PAGE
         return Response(out.getvalue(), media_type="text/csv", headers={
             "Content-Disposition": f'attachment; filename="daisee-{session.address}.csv"'})
+
+    def statement_of(address: str) -> dict:
+        path = statements / f"{address}.json" if statements else None
+        if path is None or not path.is_file():
+            raise HTTPException(404, f"no statement for {address} yet: the billing job has not written one")
+        try:
+            return Statement.model_validate(json.loads(path.read_text())).model_dump()
+        except ValueError as exc:
+            log.error("statement %s is unusable: %s", path, exc)
+            raise HTTPException(404, f"no usable statement for {address}: the file does not have the expected shape") from exc
+
+    @app.get("/api/me/statement", response_model=Statement, tags=["members"], responses={**PRIVATE, **ERR_404})
+    def my_statement(session: Viewer) -> dict:
+        """The caller's latest statement with its Merkle reference (verify the proof against the root
+        committed on chain for its period)."""
+        return statement_of(session.address)
+
+    @app.get("/api/operator/statements/{address}", response_model=Statement, tags=["operators"],
+             responses={**ROLE_ONLY, **ERR_404})
+    def member_statement(session: Operator, address: Annotated[str, ADDRESS_PATH]) -> dict:
+        """Any member's latest statement (PMO)."""
+        return statement_of(checksum(address))
 
     @app.get("/api/usage", response_model=list[Usage], tags=["members"], responses=PRIVATE)
     def usage(session: Viewer) -> list[dict]:

@@ -32,6 +32,8 @@ class ViewerSettings(ServiceSettings):
     heavy_queue: int = Field(64, ge=1, le=10_000)
     # Tomorrow's forecast, written by the forecasting job (absent: /api/forecast answers 404).
     forecast: Path = Path(".daisee/forecast.json")
+    # Members' statements, written by the billing job: <statements>/<member address>.json.
+    statements: Path = Path(".daisee/statements")
     # State files of the relays the PMO follows (relay `state_file`s reachable from this host).
     relay_states: list[Path] = []
     # Run the indexer inside the API process (off when a separate `daisee-viewer index` runs beside it).

@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 from viewer.api import create_app
 
 OPERATOR_ONLY = ["/api/operator/poison", "/api/operator/members", "/api/operator/purchases/open", "/api/operator/skips",
-                 "/api/operator/relays"]
+                 "/api/operator/relays", "/api/operator/statements/0x" + "1" * 40]
 GRID_ONLY = ["/api/grid/meters"]
-SIGNED_IN = ["/api/meters", "/api/purchases", "/api/usage", "/api/me/daily", "/api/me/export.csv", "/api/auth/me"]
+SIGNED_IN = ["/api/meters", "/api/purchases", "/api/usage", "/api/me/daily", "/api/me/export.csv", "/api/auth/me",
+             "/api/me/statement"]
 
 
 @pytest.mark.parametrize("path", OPERATOR_ONLY + GRID_ONLY + SIGNED_IN)
@@ -128,3 +129,35 @@ def test_the_operator_sees_relay_states(store, auth, tmp_path, operator_headers,
         relays = {r["name"]: r for r in client.get("/api/operator/relays", headers=operator_headers).json()}
     assert relays["street-1/state.json"]["on_seller"] == 1 and relays["street-1/state.json"]["cursor"] == 3
     assert relays["street-2/state.json"]["readable"] is False
+
+
+def statement(address: str) -> dict:
+    return {"member": address, "consumed_wh": 1200, "reference": {
+        "period": "2026-11", "version": 1, "root": "0x" + "ab" * 32, "salt": "0x" + "cd" * 32,
+        "proof": ["0x" + "ef" * 32], "leaf_local_wh": 800}}
+
+
+@pytest.fixture
+def statements_app(store, auth, tmp_path, traded):
+    folder = tmp_path / "statements"
+    folder.mkdir()
+    for member in (traded.buyer, traded.seller):
+        (folder / f"{member.address}.json").write_text(json.dumps(statement(member.address)))
+    with TestClient(create_app(store, auth, statements=folder)) as client:
+        yield client
+
+
+def test_a_member_reads_its_own_statement(statements_app, buyer_headers, traded):
+    own = statements_app.get("/api/me/statement", headers=buyer_headers).json()
+    assert own["member"] == traded.buyer.address and own["reference"]["leaf_local_wh"] == 800
+
+
+def test_only_the_operator_reads_another_members_statement(statements_app, buyer_headers, operator_headers, traded):
+    path = f"/api/operator/statements/{traded.seller.address}"
+    assert statements_app.get(path, headers=buyer_headers).status_code == 403
+    assert statements_app.get(path, headers=operator_headers).json()["member"] == traded.seller.address
+
+
+def test_no_statement_is_a_clear_404(client, buyer_headers):
+    reply = client.get("/api/me/statement", headers=buyer_headers)
+    assert reply.status_code == 404 and "no statement" in reply.json()["detail"]
