@@ -131,3 +131,27 @@ def test_phone_layout_has_no_horizontal_scroll(browser, live_server):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "viewer-dashboard-phone.png", full_page=True)
     context.close()
+
+
+def test_the_api_docs_render_offline_under_the_csp(browser, live_server):
+    context = browser.new_context()
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.route(re.compile(r"^(?!http://127\.0\.0\.1)"), lambda route: route.abort())  # nothing off the origin
+    page.goto(f"{live_server}/docs")
+    expect(page.locator(".opblock").first).to_be_visible(timeout=15_000)
+    assert not [e for e in errors if "Content Security Policy" in e]
+    context.close()
+
+
+def test_the_dashboard_breaks_no_csp_rule(browser, live_server):
+    context = browser.new_context()
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(live_server)
+    expect(page.locator("#energyChart")).to_have_attribute("data-points", NONZERO, timeout=10_000)
+    expect(page.locator("#forecastChart")).to_have_attribute("data-slots", "1")
+    assert not [e for e in errors if "Content Security Policy" in e]
+    context.close()
