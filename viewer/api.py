@@ -248,9 +248,13 @@ class StatementReference(BaseModel, extra="allow"):
 
 
 class Statement(BaseModel, extra="allow"):
-    """A member's statement of a period, as the billing job wrote it (figures as further keys)."""
+    """A member's statement of a period as the billing job wrote it (`daisee-collective bill`: lines,
+    totals, due... as further keys); `reference` once the period is committed on chain."""
 
-    reference: StatementReference
+    member: str
+    period: str
+    version: int
+    reference: StatementReference | None = Field(None, description="null until the period is committed")
 
 
 class RelayStatus(BaseModel):

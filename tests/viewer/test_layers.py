@@ -132,7 +132,7 @@ def test_the_operator_sees_relay_states(store, auth, tmp_path, operator_headers,
 
 
 def statement(address: str) -> dict:
-    return {"member": address, "consumed_wh": 1200, "reference": {
+    return {"member": address, "role": "consumer", "period": "2026-11", "version": 1, "lines": [], "reference": {
         "period": "2026-11", "version": 1, "root": "0x" + "ab" * 32, "salt": "0x" + "cd" * 32,
         "proof": ["0x" + "ef" * 32], "leaf_local_wh": 800}}
 
@@ -161,3 +161,12 @@ def test_only_the_operator_reads_another_members_statement(statements_app, buyer
 def test_no_statement_is_a_clear_404(client, buyer_headers):
     reply = client.get("/api/me/statement", headers=buyer_headers)
     assert reply.status_code == 404 and "no statement" in reply.json()["detail"]
+
+
+def test_a_statement_not_yet_committed_has_no_reference(store, auth, tmp_path, buyer_headers, traded):
+    folder = tmp_path / "statements"
+    folder.mkdir()
+    uncommitted = {k: v for k, v in statement(traded.buyer.address).items() if k != "reference"}
+    (folder / f"{traded.buyer.address}.json").write_text(json.dumps(uncommitted))
+    with TestClient(create_app(store, auth, statements=folder)) as client:
+        assert client.get("/api/me/statement", headers=buyer_headers).json()["reference"] is None
