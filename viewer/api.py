@@ -257,6 +257,31 @@ class Statement(BaseModel, extra="allow"):
     reference: StatementReference | None = Field(None, description="null until the period is committed")
 
 
+class ReferenceEntry(BaseModel):
+    salt: str
+    account: str
+    member: str
+    member_id: str
+    debit: str
+    credit: str
+    statement: str = Field(description="keccak256 of the statement file's canonical JSON")
+
+
+class Reference(BaseModel):
+    """A member's statement leaf in the period's committed statements tree (OpenZeppelin
+    StandardMerkleTree: leaf = keccak256(keccak256(abi.encode(salt, account, member_id, debit, credit,
+    statement))), pairs hashed sorted)."""
+
+    period: int
+    version: int
+    chain_id: int | None = None
+    ledger: str | None = None
+    statement_root: str
+    leaf: str
+    entry: ReferenceEntry
+    proof: list[str]
+
+
 class RelayStatus(BaseModel):
     """One relay as its state file shows it (what it believes, not the board's live state)."""
 
@@ -483,6 +508,7 @@ def create_app(
     forecast: Path | None = None,
     relay_states: list[Path] = (),
     statements: Path | None = None,
+    references: Path | None = None,
     heavy_workers: int = 2,
     heavy_queue: int = 64,
     closing: threading.Event | None = None,
@@ -765,6 +791,23 @@ def create_app(
     def member_statement(session: Operator, address: Annotated[str, ADDRESS_PATH]) -> dict:
         """Any member's latest statement (PMO)."""
         return statement_of(checksum(address))
+
+    @app.get("/api/me/reference", response_model=Reference, tags=["members"], responses={**PRIVATE, **ERR_404})
+    def my_reference(session: Viewer) -> Reference:
+        """The caller's statement reference (leaf, salt, proof) of the latest committed period, for
+        checking in the browser that its statement is in the root committed on chain."""
+        found = []
+        for path in sorted(references.glob("*.json")) if references and references.is_dir() else []:
+            try:
+                reference = Reference.model_validate(json.loads(path.read_text()))
+            except ValueError as exc:
+                log.error("reference %s is unusable: %s", path, exc)
+                continue
+            if reference.entry.account.lower() == session.address.lower():
+                found.append(reference)
+        if not found:
+            raise HTTPException(404, "no statement reference for you yet: the period is not committed")
+        return max(found, key=lambda r: (r.period, r.version))
 
     @app.get("/api/usage", response_model=list[Usage], tags=["members"], responses=PRIVATE)
     def usage(session: Viewer) -> list[dict]:

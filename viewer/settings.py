@@ -34,6 +34,8 @@ class ViewerSettings(ServiceSettings):
     forecast: Path = Path(".daisee/forecast.json")
     # Members' statements, written by the billing job: <statements>/<member address>.json.
     statements: Path = Path(".daisee/statements")
+    # Members' statement references (`daisee-collective commit`'s references/*.json: leaf, salt, proof).
+    references: Path = Path(".daisee/commit/references")
     # State files of the relays the PMO follows (relay `state_file`s reachable from this host).
     relay_states: list[Path] = []
     # Run the indexer inside the API process (off when a separate `daisee-viewer index` runs beside it).

@@ -115,10 +115,15 @@ def live_server(tmp_path_factory, chain_settings, traded, grid_account):
 
     from tests.viewer.test_layers import FORECAST
 
+    from tests.viewer.references import reference
+
     workdir = tmp_path_factory.mktemp("live")
     (workdir / "forecast.json").write_text(json.dumps(FORECAST))
+    (workdir / "references").mkdir()
+    (workdir / "references" / "buyer.json").write_text(json.dumps(reference(traded.buyer.address)))
+    (workdir / "references" / "seller.json").write_text(json.dumps(reference(traded.seller.address, tamper=True)))
     settings = ViewerSettings(chain=chain_settings, database=workdir / "v.sqlite", port=free_port(),
-                              forecast=workdir / "forecast.json")
+                              forecast=workdir / "forecast.json", references=workdir / "references")
     server, thread = serve_in_thread(settings)
     url = f"http://127.0.0.1:{settings.port}"
     deadline = time.monotonic() + 20

@@ -78,6 +78,20 @@ def test_a_members_main_page(page, traded):
     shot(page, "member")
 
 
+def test_a_member_verifies_its_statement_proof_in_the_browser(page, traded):
+    sign_in_by_pasting(page, traded.buyer.account)
+    page.click("#verifyProof")
+    expect(page.locator("#proofResult")).to_have_attribute("data-ok", "true")
+    shot(page, "member-proof")
+
+
+def test_a_tampered_statement_does_not_verify_in_the_browser(page, traded):
+    sign_in_by_pasting(page, traded.seller.account)  # its reference's debit was changed after the commit
+    page.click("#verifyProof")
+    expect(page.locator("#proofResult")).to_have_attribute("data-ok", "false")
+    expect(page.locator("#proofResult")).to_contain_text("does not hash to its leaf")
+
+
 def test_the_operators_main_page(page, traded):
     sign_in_by_pasting(page, dev_account(0))
     expect(page.locator("#operatorPanel")).to_be_visible()

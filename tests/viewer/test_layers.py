@@ -170,3 +170,15 @@ def test_a_statement_not_yet_committed_has_no_reference(store, auth, tmp_path, b
     (folder / f"{traded.buyer.address}.json").write_text(json.dumps(uncommitted))
     with TestClient(create_app(store, auth, statements=folder)) as client:
         assert client.get("/api/me/statement", headers=buyer_headers).json()["reference"] is None
+
+
+def test_a_member_gets_its_own_latest_reference_only(store, auth, tmp_path, buyer_headers, seller_headers, traded):
+    from tests.viewer.references import reference
+
+    folder = tmp_path / "references"
+    folder.mkdir()
+    (folder / "old.json").write_text(json.dumps(reference(traded.buyer.address, period=202610)))
+    (folder / "new.json").write_text(json.dumps(reference(traded.buyer.address, period=202611)))
+    with TestClient(create_app(store, auth, references=folder)) as client:
+        assert client.get("/api/me/reference", headers=buyer_headers).json()["period"] == 202611
+        assert client.get("/api/me/reference", headers=seller_headers).status_code == 404

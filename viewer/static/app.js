@@ -288,6 +288,28 @@ async function loadLayer() {
   }
 }
 
+// The statement's Merkle proof, checked here with the vendored ethers (OpenZeppelin StandardMerkleTree:
+// leaf = keccak256(keccak256(abi.encode(entry))), each pair hashed in sorted order) up to the root.
+const STATEMENT_TYPES = ["bytes32", "address", "bytes32", "uint256", "uint256", "bytes32"];
+async function verifyStatement() {
+  const out = document.getElementById("proofResult");
+  let r;
+  try { r = await api("/api/me/reference"); } catch (e) { out.dataset.ok = ""; out.textContent = e.message; return; }
+  const started = performance.now();
+  const e = r.entry;
+  const encoded = ethers.AbiCoder.defaultAbiCoder().encode(STATEMENT_TYPES, [e.salt, e.account, e.member_id, e.debit, e.credit, e.statement]);
+  const leaf = ethers.keccak256(ethers.keccak256(encoded));
+  let node = leaf;
+  for (const sibling of r.proof) node = ethers.keccak256(ethers.concat(BigInt(node) < BigInt(sibling) ? [node, sibling] : [sibling, node]));
+  const ms = performance.now() - started;
+  const ok = leaf === r.leaf.toLowerCase() && node === r.statement_root.toLowerCase();
+  out.dataset.ok = String(ok);
+  out.dataset.ms = ms.toFixed(2);
+  out.textContent = ok
+    ? `Verified in this browser in ${ms.toFixed(1)} ms: your period ${r.period} (v${r.version}) statement is in root ${short(node)}; compare it with the root the ledger${r.ledger ? ` ${short(r.ledger)}` : ""} holds for that period.`
+    : `Does NOT verify: ${leaf !== r.leaf.toLowerCase() ? "the entry does not hash to its leaf" : "the proof does not lead to the root"}.`;
+}
+
 async function downloadCsv(event) {
   event.preventDefault();
   const reply = await fetch("/api/me/export.csv", { headers: { Authorization: `Bearer ${state.token}` } });
@@ -384,6 +406,7 @@ async function start() {
     document.getElementById("pasteMessage").value, document.getElementById("pasteSignature").value.trim())));
   document.getElementById("signout").addEventListener("click", signOut);
   document.getElementById("csv").addEventListener("click", downloadCsv);
+  document.getElementById("verifyProof").addEventListener("click", () => verifyStatement());
   document.getElementById("txPrev").addEventListener("click", () => { state.txOffset = Math.max(0, state.txOffset - PAGE); loadTables(); });
   document.getElementById("txNext").addEventListener("click", () => { state.txOffset += PAGE; loadTables(); });
   showFeed(await api("/api/feed?limit=30"));
