@@ -15,6 +15,7 @@ window is cut to its latest 2000 buckets, ~7 days).
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -125,7 +126,8 @@ def bulk_readings(store: Store, count: int) -> int:
 
 
 def serve(database: str, port: int, operator: str) -> None:
-    """The viewer app on `database` (no chain: `operator` holds the operator role)."""
+    """The viewer app on `database` (no chain: `operator` holds the operator role); statement
+    references from `<database folder>/references`."""
     import uvicorn
 
     from viewer.api import create_app
@@ -133,7 +135,8 @@ def serve(database: str, port: int, operator: str) -> None:
 
     auth = Authenticator(lambda address: {"operator"} if address == operator else set(), "bench.daisee",
                          session_ttl=3600, role_ttl=3600)
-    uvicorn.run(create_app(Store(database), auth), host="127.0.0.1", port=port, log_level="warning")
+    app = create_app(Store(database), auth, references=Path(database).parent / "references")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
 def start_server(database: Path, operator: str) -> tuple[subprocess.Popen, str]:
@@ -202,6 +205,26 @@ class HeavyLoad:
             thread.join(timeout=120)
 
 
+def browser_figures(url: str, token: str) -> list[Figure]:
+    """A member's page load (until its money panel shows) and its statement proof check, in Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_context().new_page()
+        page.add_init_script(f"sessionStorage.setItem('daisee.token', {token!r})")
+        started = time.perf_counter()
+        page.goto(url)
+        page.wait_for_selector("#money .card", timeout=60_000)
+        loaded = (time.perf_counter() - started) * 1000
+        page.click("#verifyProof")
+        page.wait_for_selector("#proofResult[data-ok='true']", timeout=60_000)
+        verify_ms = float(page.get_attribute("#proofResult", "data-ms"))
+        browser.close()
+    return [Figure("member page load in Chromium", loaded, "ms", note="until the money panel shows"),
+            Figure("statement proof check in the browser", verify_ms, "ms", note="ethers: leaf + 2-step proof")]
+
+
 def run() -> list[Figure]:
     keys = [Account.create() for _ in range(MEMBERS)]
     accounts = [k.address for k in keys]
@@ -225,6 +248,10 @@ def run() -> list[Figure]:
                               note=f"{READINGS} readings, {MEMBERS} meters every {READING_STEP} s (SQL, not the writer)"))
 
         operator, member = Account.create(), keys[7]
+        from tests.viewer.references import reference
+
+        (Path(tmp) / "references").mkdir()
+        (Path(tmp) / "references" / "member.json").write_text(json.dumps(reference(member.address)))
         process, url = start_server(database, operator.address)
         try:
             with httpx.Client(base_url=url, timeout=120) as client:
@@ -262,6 +289,7 @@ def run() -> list[Figure]:
                         figures.append(Figure(f"{name} p95 under load", p95(ms), "ms",
                                               "<= 50", f"{HEAVY_CLIENTS} parallel heavy series"))
                 answers = dict(load.answers)
+                figures += browser_figures(url, as_member["Authorization"].split()[1])
                 figures.append(Figure("heavy series answered under load", answers.get(200, 0), "requests",
                                       note=f"status counts {answers} (503 = queue full, by design)"))
         finally:
