@@ -147,25 +147,30 @@ def test_phone_layout_has_no_horizontal_scroll(browser, live_server):
     context.close()
 
 
-def test_the_api_docs_render_offline_under_the_csp(browser, live_server):
+def csp_errors(browser, url: str, ready, offline: bool = False) -> list[str]:
+    """Console errors about the Content Security Policy while `url` loads until `ready(page)`."""
     context = browser.new_context()
     page = context.new_page()
     errors = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.route(re.compile(r"^(?!http://127\.0\.0\.1)"), lambda route: route.abort())  # nothing off the origin
-    page.goto(f"{live_server}/docs")
-    expect(page.locator(".opblock").first).to_be_visible(timeout=15_000)
-    assert not [e for e in errors if "Content Security Policy" in e]
+    if offline:
+        page.route(re.compile(r"^(?!http://127\.0\.0\.1)"), lambda route: route.abort())  # nothing off the origin
+    page.goto(url)
+    ready(page)
     context.close()
+    return [e for e in errors if "Content Security Policy" in e]
+
+
+def test_the_api_docs_render_offline_under_the_csp(browser, live_server):
+    def ready(page):
+        expect(page.locator(".opblock").first).to_be_visible(timeout=15_000)
+
+    assert csp_errors(browser, f"{live_server}/docs", ready, offline=True) == []
 
 
 def test_the_dashboard_breaks_no_csp_rule(browser, live_server):
-    context = browser.new_context()
-    page = context.new_page()
-    errors = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.goto(live_server)
-    expect(page.locator("#energyChart")).to_have_attribute("data-points", NONZERO, timeout=10_000)
-    expect(page.locator("#forecastChart")).to_have_attribute("data-slots", "1")
-    assert not [e for e in errors if "Content Security Policy" in e]
-    context.close()
+    def ready(page):
+        expect(page.locator("#energyChart")).to_have_attribute("data-points", NONZERO, timeout=10_000)
+        expect(page.locator("#forecastChart")).to_have_attribute("data-slots", "1")
+
+    assert csp_errors(browser, live_server, ready) == []
