@@ -1,10 +1,13 @@
 """The viewer's HTTP face: JSON API (OpenAPI at /docs), live SSE feed and the dashboard page.
 
-Access layers: public endpoints give community aggregates and a pseudonymised feed (no addresses,
-no token amounts: the chain is public, but the viewer does not make profiling members its front
-page); member endpoints need a bearer token from /api/auth/verify and show only the caller's own
-meters and bills; operators (OPERATOR_ROLE in the contract) see every member and the events the
-indexer skipped as poison. No write endpoints.
+Access layers: **public** endpoints give community aggregates, the forecast and a pseudonymised feed
+(no addresses, token amounts or channels: the chain is public, but the viewer does not make profiling
+members its front page); **member** endpoints need a bearer token from /api/auth/verify (Sign-In with
+Ethereum) and show only the caller's own meter, money and purchases; **operators** (the PMO / energy
+provider: OPERATOR_ROLE on the exchange) see every member, open and skipped purchases and the events
+the indexer skipped; the **grid operator** (GRID_OPERATOR_ROLE on the exchange) sees meter data and
+the allocation, without prices or balances. Roles are read from the contract and re-checked. No
+write endpoints.
 """
 from __future__ import annotations
 
@@ -14,16 +17,24 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Literal
 
+import csv
+import io
+import json
+import logging
+import threading
+from datetime import date, datetime
+
+import anyio
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from web3 import Web3
 
-from viewer.auth import Authenticator, AuthError, Session
-from viewer.store import Store
+from viewer.auth import Authenticator, AuthError, NodeUnavailable, Session
+from viewer.store import STEP, Store
 
 STATIC = Path(__file__).parent / "static"
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
@@ -42,7 +53,10 @@ class Page(BaseModel):
 
 
 class Status(BaseModel):
-    indexed_block: int | None
+    indexed_block: int | None = Field(description="last block fully indexed")
+    head_block: int | None = Field(description="chain head the indexer last saw")
+    lag_blocks: int | None = Field(description="head_block - indexed_block")
+    node_seen_at: int | None = Field(description="when the node last answered the indexer, unix seconds")
     server_time: int
 
 
@@ -84,8 +98,23 @@ class FeedItem(BaseModel):
     at: int | None
     wh: int
     delivered_wh: int | None
-    channel: int
     status: Literal["open", "settled"]
+
+
+class PublicPurchase(BaseModel):
+    """A purchase without who, for how much or on which relay channel (public layer)."""
+
+    purchase_id: int
+    wh: int = Field(description="Wh bought")
+    delivered_wh: int | None = Field(description="Wh delivered, once settled")
+    status: Literal["open", "settled"]
+    opened_at: int | None
+    settled_at: int | None
+    block_number: int
+
+
+class PublicPurchasePage(Page):
+    items: list[PublicPurchase]
 
 
 class Purchase(BaseModel):
@@ -159,6 +188,155 @@ class MemberSummary(BaseModel):
     sold_wh: int
     earned: str
     token_balance: str
+    exchange_balance: str = Field(description="balance held in the exchange (deposits - escrow + refunds + pay)")
+
+
+class DailyMoney(BaseModel):
+    day: int = Field(description="UTC day start, unix seconds")
+    spent: str = Field(description="escrowed by purchases opened that day")
+    paid: str
+    refunded: str
+    fees: str
+    earned: str = Field(description="paid to the member for its sales settled that day")
+    bought_wh: int
+    delivered_wh: int
+    sold_wh: int
+
+
+class OpenPurchase(Purchase):
+    age_s: int | None = Field(description="seconds since the purchase opened")
+
+
+class OpenPurchasePage(Page):
+    items: list[OpenPurchase]
+
+
+class Skip(BaseModel):
+    block_number: int
+    log_index: int
+    buyer: str
+    reason: int
+    reason_text: str
+
+
+class SkipPage(Page):
+    items: list[Skip]
+
+
+class MemberHealth(BaseModel):
+    meter_id: int
+    owner: str
+    kind: int
+    active: bool
+    last_seen: int | None = Field(description="timestamp of the latest reading")
+    silent_s: int | None = Field(description="seconds since the latest reading")
+    consumed_wh: int
+    purchased_wh: int
+    local_wh: int | None
+    complement_wh: int | None
+
+
+class StatementReference(BaseModel, extra="allow"):
+    """What ties a statement to the chain: the period's committed Merkle root and this member's salted
+    leaf with its proof (the leaf's fields come along as further keys)."""
+
+    period: str
+    version: int | str
+    root: str
+    salt: str
+    proof: list[str]
+
+
+class Statement(BaseModel, extra="allow"):
+    """A member's statement of a period as the billing job wrote it (`daisee-collective bill`: lines,
+    totals, due... as further keys); `reference` once the period is committed on chain."""
+
+    member: str
+    period: str
+    version: int
+    reference: StatementReference | None = Field(None, description="null until the period is committed")
+
+
+class ReferenceEntry(BaseModel):
+    salt: str
+    account: str
+    member: str
+    member_id: str
+    debit: str
+    credit: str
+    statement: str = Field(description="keccak256 of the statement file's canonical JSON")
+
+
+class Reference(BaseModel):
+    """A member's statement leaf in the period's committed statements tree (OpenZeppelin
+    StandardMerkleTree: leaf = keccak256(keccak256(abi.encode(salt, account, member_id, debit, credit,
+    statement))), pairs hashed sorted)."""
+
+    period: int
+    version: int
+    chain_id: int | None = None
+    ledger: str | None = None
+    statement_root: str
+    leaf: str
+    entry: ReferenceEntry
+    proof: list[str]
+
+
+class RelayStatus(BaseModel):
+    """One relay as its state file shows it (what it believes, not the board's live state)."""
+
+    name: str = Field(description="the state file's parent folder and name")
+    readable: bool
+    error: str | None = None
+    cursor: int | None = Field(None, description="last block whose events the relay handled")
+    behind_blocks: int | None = Field(None, description="indexed block - cursor")
+    last_read: float | None = Field(None, description="wall-clock time of the relay's last good chain read")
+    silent_s: int | None = None
+    members: int = 0
+    on_seller: int = Field(0, description="members the relay switched to a seller")
+
+
+class GridMeter(BaseModel):
+    """Meter data for the grid operator: no owner, no prices, no balances."""
+
+    meter_id: int
+    kind: int
+    active: bool
+    last_seen: int | None
+    produced_wh: int | None
+    consumed_wh: int | None
+    local_wh: int | None
+    complement_wh: int | None
+
+
+class ForecastSlot(BaseModel):
+    start: str
+    end: str
+    pv_kwh: float
+    pv_p10: float
+    pv_p90: float
+    load_kwh: float
+    load_p10: float
+    load_p90: float
+
+
+class CheapHours(BaseModel):
+    start: str
+    end: str
+    local_share: float
+
+
+class Forecast(BaseModel):
+    """Tomorrow's community PV and load forecast with its band (written by the forecasting job)."""
+
+    generated_at: datetime
+    day: date
+    timezone: str
+    step_s: Literal[900, 1800]
+    method: str
+    skill: dict[Literal["pv", "load"], float | None]
+    slots: list[ForecastSlot]
+    cheap_local_hours: list[CheapHours]
 
 
 class Usage(BaseModel):
@@ -194,7 +372,7 @@ class Challenge(BaseModel):
 
 
 class VerifyRequest(BaseModel):
-    address: Annotated[str, Field(pattern=ADDRESS_PATTERN)]
+    message: Annotated[str, Field(min_length=1, max_length=2000, description="the EIP-4361 message, as signed")]
     signature: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{130}$", description="65-byte personal_sign signature")]
 
 
@@ -202,6 +380,8 @@ class SessionInfo(BaseModel):
     token: str | None = None
     address: str
     operator: bool
+    roles: list[Literal["operator", "grid"]]
+    layer: Literal["member", "operator", "grid"]
     expires: int
 
 
@@ -211,16 +391,59 @@ AddressQuery = Annotated[str | None, Query(pattern=ADDRESS_PATTERN, description=
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"page size, at most {MAX_PAGE}")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Time = Annotated[int | None, Query(ge=0, le=MAX_TIME, description="unix seconds")]
+Bucket = Annotated[int, Query(ge=10, le=DAY, description=(
+    "bucket width, seconds; from 300 up it is rounded up to a multiple of 300 (the pre-aggregated step)"))]
 MeterId = PathParam(ge=1, le=2**32 - 1)
 ADDRESS_PATH = PathParam(pattern=ADDRESS_PATTERN, description="0x-prefixed 20-byte address")
 bearer = HTTPBearer(auto_error=False, description="token from POST /api/auth/verify")
+log = logging.getLogger("daisee.viewer.api")
+
+# Documented error answers (the body is FastAPI's {"detail": ...}).
+ERR_401 = {401: {"description": "not signed in, or the session expired or was signed out"}}
+ERR_403 = {403: {"description": "not visible to the caller's layer"}}
+ERR_404 = {404: {"description": "no such resource"}}
+ERR_503 = {503: {"description": "busy (heavy public queries queued) or the chain node does not answer: retry"}}
+PRIVATE = {**ERR_401, **ERR_503}
+ROLE_ONLY = {**ERR_401, **ERR_403, **ERR_503}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def series_response(rows: list[dict]) -> JSONResponse:
+    """Series points straight to JSON: the store's rows are already SeriesPoints (ints), and validating
+    2000 of them again costs more than the query."""
+    return JSONResponse(rows)
+
+
+def unprocessable(field: str, message: str, where: str = "query") -> HTTPException:
+    """A 422 shaped like FastAPI's own validation errors (the schema's HTTPValidationError)."""
+    return HTTPException(422, [{"loc": [where, field], "msg": message, "type": "value_error"}])
+
+
+def token_of(creds: HTTPAuthorizationCredentials | None) -> str | None:
+    return creds.credentials if creds else None
 
 
 def viewer_session(request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Session:
-    """The signed-in caller, or 401."""
-    session = request.app.state.auth.session(creds.credentials) if creds else None
+    """The signed-in caller, or 401; a caller with roles gets them read again from the contract once
+    they are older than `role_ttl` (503 if the node does not answer)."""
+    auth: Authenticator = request.app.state.auth
+    token = token_of(creds)
+    session = auth.session(token) if token else None
     if session is None:
         raise HTTPException(401, "sign in first: a valid bearer token is required", {"WWW-Authenticate": "Bearer"})
+    if session.roles:
+        try:
+            session = auth.fresh(token, session)
+        except NodeUnavailable as exc:
+            raise HTTPException(503, str(exc), {"Retry-After": "5"}) from exc
     return session
 
 
@@ -228,13 +451,21 @@ Viewer = Annotated[Session, Depends(viewer_session)]
 
 
 def operator_session(session: Viewer) -> Session:
-    """A signed-in operator, or 403."""
+    """A signed-in operator (PMO), or 403."""
     if not session.operator:
-        raise HTTPException(403, "operators only")
+        raise HTTPException(403, "operators (OPERATOR_ROLE) only")
+    return session
+
+
+def grid_session(session: Viewer) -> Session:
+    """A signed-in grid operator (or PMO operator), or 403."""
+    if not (session.grid or session.operator):
+        raise HTTPException(403, "the grid operator (GRID_OPERATOR_ROLE) only")
     return session
 
 
 Operator = Annotated[Session, Depends(operator_session)]
+Grid = Annotated[Session, Depends(grid_session)]
 
 
 def checksum(address: str | None) -> str | None:
@@ -246,24 +477,73 @@ def time_range(store: Store, start: int | None, end: int | None, span: int = DAY
     end = end if end is not None else (store.latest_reading_time() or int(time.time()))
     start = start if start is not None else max(0, end - span)
     if start > end:
-        raise HTTPException(422, f"inverted time range: from ({start}) is after to ({end})")
+        raise unprocessable("from", f"inverted time range: from ({start}) is after to ({end})")
     return start, end
 
 
-def create_app(store: Store, auth: Authenticator, poll_interval: float = 0.5, lifespan=None) -> FastAPI:
+def bucket_range(store: Store, start: int | None, end: int | None, bucket: int) -> tuple[int, int]:
+    """A time range for a series: an over-wide window is cut to its latest MAX_BUCKETS buckets (the
+    schema allows any from/to, so they are not refused)."""
+    start, end = time_range(store, start, end)
+    return max(start, end - bucket * MAX_BUCKETS), end
+
+
+class Heavy:
+    """Bounded concurrency for the heavy public queries: at most `workers` run at once on their own
+    threads (never the pool that serves the light endpoints), at most `queue` wait, the rest get 503."""
+
+    def __init__(self, workers: int, queue: int):
+        self.limiter = anyio.CapacityLimiter(workers)
+        self.queue, self.waiting = queue, 0
+
+    async def run(self, fn, *args):
+        if self.waiting >= self.queue:
+            raise HTTPException(503, "busy: too many heavy queries at once, retry shortly", {"Retry-After": "1"})
+        self.waiting += 1
+        try:
+            return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
+        finally:
+            self.waiting -= 1
+
+
+def create_app(
+    store: Store,
+    auth: Authenticator,
+    poll_interval: float = 0.5,
+    lifespan=None,
+    forecast: Path | None = None,
+    relay_states: list[Path] = (),
+    statements: Path | None = None,
+    references: Path | None = None,
+    heavy_workers: int = 2,
+    heavy_queue: int = 64,
+    closing: threading.Event | None = None,
+) -> FastAPI:
+    """The app. `closing` set (by the server on SIGTERM) ends the open event streams at once."""
+
     @asynccontextmanager
     async def no_lifespan(app):
         yield
 
     app = FastAPI(
         title="DAISEE community viewer",
-        version="1.0",
+        version="2.0",
         description=(__doc__ or "").strip(),
         lifespan=lifespan or no_lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-
     app.state.auth = auth
+    app.state.closing = closing = closing or threading.Event()
+    heavy = Heavy(heavy_workers, heavy_queue)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
     def allow(session: Session, address: str | None) -> None:
         if address is not None and address != session.address and not session.operator:
@@ -271,41 +551,72 @@ def create_app(store: Store, auth: Authenticator, poll_interval: float = 0.5, li
 
     def own_meter(session: Session, meter_id: int) -> None:
         meter = store.meter(meter_id)
-        if meter is None or (meter["owner"] != session.address and not session.operator):
+        privileged = session.operator or session.grid
+        if meter is None or (meter["owner"] != session.address and not privileged):
             # Members get the same answer for "not yours" and "does not exist".
-            raise HTTPException(404 if session.operator else 403, f"meter {meter_id} is not visible to you")
+            raise HTTPException(404 if privileged else 403, f"meter {meter_id} is not visible to you")
 
     # ------------------------------------------------------------------ public
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """Swagger UI from the vendored swagger-ui-dist (no CDN; works offline)."""
+        return HTMLResponse((STATIC / "docs.html").read_text())
+
     @app.get("/api/status", response_model=Status, tags=["public"])
     def status() -> Status:
-        return Status(indexed_block=store.cursor(), server_time=int(time.time()))
+        """Indexing progress: last indexed block, chain head, lag, and when the node last answered."""
+        indexed = store.cursor()
+        head, seen = store.node()
+        lag = None if head is None or indexed is None else max(0, head - indexed)
+        return Status(indexed_block=indexed, head_block=head, lag_blocks=lag, node_seen_at=seen,
+                      server_time=int(time.time()))
 
     @app.get("/api/totals", response_model=Totals, tags=["public"])
     def totals() -> dict:
-        """Community aggregates: meters, energy, purchases, token flows."""
+        """Community aggregates: meters, energy, purchases, token flows (pre-aggregated)."""
         return store.totals()
 
-    @app.get("/api/series", response_model=list[SeriesPoint], tags=["public"])
-    def series(
+    @app.get("/api/series", response_model=list[SeriesPoint], tags=["public"], responses=ERR_503)
+    async def series(
         start: Annotated[Time, Query(alias="from")] = None,
         end: Annotated[Time, Query(alias="to")] = None,
-        bucket: Annotated[int, Query(ge=10, le=DAY, description="bucket width, seconds")] = 300,
+        bucket: Bucket = 900,
     ) -> list[dict]:
-        """Community production, consumption (Wh per bucket) and mean state of charge."""
-        start, end = time_range(store, start, end)
-        if (end - start) // bucket > MAX_BUCKETS:
-            raise HTTPException(422, f"too many buckets: widen `bucket` so that (to - from) / bucket <= {MAX_BUCKETS}")
-        return store.series(start, end, bucket)
+        """Community production, consumption (Wh per bucket) and mean state of charge; buckets without a
+        reading are absent. A window wider than 2000 buckets keeps its latest 2000. Buckets under 300 s
+        read the raw readings: those queries run a few at a time (503 when too many wait)."""
+        bucket = bucket if bucket < STEP else -(-bucket // STEP) * STEP
+        start, end = bucket_range(store, start, end, bucket)
+        if bucket % STEP == 0:  # at most 2000 buckets of pre-aggregated steps: light
+            return series_response(await anyio.to_thread.run_sync(store.series, start, end, bucket))
+        return series_response(await heavy.run(store.series, start, end, bucket))  # raw readings: bounded
 
     @app.get("/api/feed", response_model=list[FeedItem], tags=["public"])
     def feed(limit: Annotated[int, Query(ge=1, le=200)] = 30) -> list[dict]:
         """Latest purchases opened and settled, oldest first, pseudonymised."""
         return store.activity(limit=limit)
+
+    @app.get("/api/public/purchases", response_model=PublicPurchasePage, tags=["public"])
+    def public_purchases(limit: Limit = 20, offset: Offset = 0) -> PublicPurchasePage:
+        """Every purchase, newest first, pseudonymised (no addresses, amounts or channels), by pages."""
+        total, rows = store.public_purchases(limit, offset)
+        return PublicPurchasePage(total=total, limit=limit, offset=offset, items=rows)
+
+    @app.get("/api/forecast", response_model=Forecast, tags=["public"], responses=ERR_404)
+    def get_forecast() -> Forecast:
+        """Tomorrow's PV and load forecast with its p10-p90 band and the cheap local hours."""
+        if forecast is None or not forecast.is_file():
+            raise HTTPException(404, "no forecast yet: the forecasting job has not written forecast.json")
+        try:
+            return Forecast.model_validate(json.loads(forecast.read_text()))
+        except ValueError as exc:
+            log.error("forecast file %s is unusable: %s", forecast, exc)
+            raise HTTPException(404, f"no usable forecast: {forecast.name} does not have the expected shape") from exc
 
     @app.get("/api/stream", tags=["public"], response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}}}})
@@ -318,7 +629,7 @@ def create_app(store: Store, auth: Authenticator, poll_interval: float = 0.5, li
             nonlocal position
             yield "retry: 2000\n\n"
             idle = 0.0
-            while not await request.is_disconnected():
+            while not closing.is_set() and not await request.is_disconnected():
                 rows = await asyncio.to_thread(store.activity, position, 100)
                 for row in rows:
                     position = (row["block"], row["log_index"])
@@ -333,35 +644,53 @@ def create_app(store: Store, auth: Authenticator, poll_interval: float = 0.5, li
 
     # ------------------------------------------------------------------ sign-in
 
+    def session_info(session: Session, token: str | None = None) -> SessionInfo:
+        return SessionInfo(token=token, address=session.address, operator=session.operator,
+                           roles=sorted(session.roles), layer=session.layer, expires=int(session.expires))
+
     @app.get("/api/auth/challenge", response_model=Challenge, tags=["auth"])
     def challenge(address: Annotated[str, Query(pattern=ADDRESS_PATTERN)]) -> Challenge:
-        """The text to sign with `personal_sign` (EIP-191) to sign in as `address`."""
+        """An EIP-4361 (Sign-In with Ethereum) message to sign with `personal_sign`, in a wallet, any
+        signing tool or `daisee-viewer sign`. Asking again does not void earlier messages."""
         address = checksum(address)
         message, expires = auth.challenge(address)
         return Challenge(address=address, message=message, expires=int(expires))
 
-    @app.post("/api/auth/verify", response_model=SessionInfo, tags=["auth"],
-              responses={401: {"description": "bad or expired challenge signature"}})
+    @app.post("/api/auth/verify", response_model=SessionInfo, tags=["auth"], responses={
+        400: {"description": "the body is not readable JSON"},
+        401: {"description": "not a message of this viewer, expired, used, or not signed by its address"},
+        503: {"description": "the node does not answer, so roles cannot be checked: the message stays usable"}})
     def verify(body: VerifyRequest) -> SessionInfo:
-        """Exchange a signed challenge for a short-lived bearer token."""
+        """Exchange a signed sign-in message for a short-lived bearer token."""
         try:
-            token, session = auth.verify(checksum(body.address), body.signature)
+            token, session = auth.verify(body.message, body.signature)
         except AuthError as exc:
             raise HTTPException(401, str(exc)) from exc
-        return SessionInfo(token=token, address=session.address, operator=session.operator, expires=int(session.expires))
+        except NodeUnavailable as exc:
+            raise HTTPException(503, str(exc), {"Retry-After": "5"}) from exc
+        return session_info(session, token)
 
-    @app.get("/api/auth/me", response_model=SessionInfo, tags=["auth"])
+    @app.get("/api/auth/me", response_model=SessionInfo, tags=["auth"], responses=PRIVATE)
     def me(session: Viewer) -> SessionInfo:
-        return SessionInfo(address=session.address, operator=session.operator, expires=int(session.expires))
+        return session_info(session)
 
-    # ------------------------------------------------------------------ members and operators
+    @app.post("/api/auth/logout", status_code=204, tags=["auth"], responses=ERR_401)
+    def logout(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Response:
+        """End the session on the server: its token stops working at once."""
+        token = token_of(creds)
+        if not token or not auth.logout(token):
+            raise HTTPException(401, "no such session (already signed out or expired)", {"WWW-Authenticate": "Bearer"})
+        return Response(status_code=204)
 
-    @app.get("/api/meters", response_model=list[Meter], tags=["members"])
+    # ------------------------------------------------------------------ members (own data) and operators
+
+    @app.get("/api/meters", response_model=list[Meter], tags=["members"], responses=PRIVATE)
     def meters(session: Viewer) -> list[dict]:
         """Meters and their owners with the latest reading: all for operators, one's own for members."""
         return store.meters(None if session.operator else session.address)
 
-    @app.get("/api/meters/{meter_id}/readings", response_model=ReadingPage, tags=["members"])
+    @app.get("/api/meters/{meter_id}/readings", response_model=ReadingPage, tags=["members"],
+             responses={**ROLE_ONLY, **ERR_404})
     def readings(
         session: Viewer,
         meter_id: Annotated[int, MeterId],
@@ -370,27 +699,27 @@ def create_app(store: Store, auth: Authenticator, poll_interval: float = 0.5, li
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> ReadingPage:
-        """Readings of one meter in [from, to] (unix seconds; default the last day of data)."""
+        """Readings of one meter in [from, to] (unix seconds; default the last day of data): one's own,
+        or any for operators and the grid operator."""
         own_meter(session, meter_id)
         start, end = time_range(store, start, end)
         total, rows = store.readings(meter_id, start, end, limit, offset)
         return ReadingPage(total=total, limit=limit, offset=offset, items=rows)
 
-    @app.get("/api/meters/{meter_id}/series", response_model=list[SeriesPoint], tags=["members"])
-    def meter_series(
+    @app.get("/api/meters/{meter_id}/series", response_model=list[SeriesPoint], tags=["members"],
+             responses={**ROLE_ONLY, **ERR_404})
+    async def meter_series(
         session: Viewer,
         meter_id: Annotated[int, MeterId],
         start: Annotated[Time, Query(alias="from")] = None,
         end: Annotated[Time, Query(alias="to")] = None,
-        bucket: Annotated[int, Query(ge=10, le=DAY)] = 300,
+        bucket: Bucket = 900,
     ) -> list[dict]:
         own_meter(session, meter_id)
-        start, end = time_range(store, start, end)
-        if (end - start) // bucket > MAX_BUCKETS:
-            raise HTTPException(422, f"too many buckets: widen `bucket` so that (to - from) / bucket <= {MAX_BUCKETS}")
-        return store.series(start, end, bucket, meter_id)
+        start, end = bucket_range(store, start, end, bucket)
+        return series_response(await anyio.to_thread.run_sync(store.series, start, end, bucket, meter_id))
 
-    @app.get("/api/purchases", response_model=PurchasePage, tags=["members"])
+    @app.get("/api/purchases", response_model=PurchasePage, tags=["members"], responses=ROLE_ONLY)
     def purchases(
         session: Viewer,
         member: AddressQuery = None,
@@ -409,26 +738,152 @@ def create_app(store: Store, auth: Authenticator, poll_interval: float = 0.5, li
         total, rows = store.purchases(limit, offset, member, buyer, seller, status)
         return PurchasePage(total=total, limit=limit, offset=offset, items=rows)
 
-    @app.get("/api/members/{address}/summary", response_model=MemberSummary, tags=["members"])
+    @app.get("/api/members/{address}/summary", response_model=MemberSummary, tags=["members"], responses=ROLE_ONLY)
     def summary(session: Viewer, address: Annotated[str, ADDRESS_PATH]) -> dict:
-        """A member's bill: energy, purchases as buyer and seller, token balance (from Transfer events)."""
+        """A member's money and energy: purchases as buyer and seller, fees, refunds, token balance."""
         address = checksum(address)
         allow(session, address)
         return store.member_summary(address)
 
-    @app.get("/api/usage", response_model=list[Usage], tags=["members"])
+    @app.get("/api/me/daily", response_model=list[DailyMoney], tags=["members"], responses=PRIVATE)
+    def daily(
+        session: Viewer,
+        start: Annotated[Time, Query(alias="from")] = None,
+        end: Annotated[Time, Query(alias="to")] = None,
+    ) -> list[dict]:
+        """The caller's money per UTC day (default: the last 30 days up to now)."""
+        end = end if end is not None else int(time.time())
+        start, end = time_range(store, start, end, span=30 * DAY)
+        return [{**row, **{k: str(row[k]) for k in ("spent", "paid", "refunded", "fees", "earned")}}
+                for row in store.member_daily(session.address, start, end)]
+
+    @app.get("/api/me/export.csv", tags=["members"], response_class=Response, responses={
+        200: {"content": {"text/csv": {}}, "description": "the caller's purchases and sales"}, **PRIVATE})
+    def export(session: Viewer) -> Response:
+        """The caller's own purchases and sales as CSV (token amounts in base units)."""
+        out = io.StringIO()
+        columns = list(Purchase.model_fields)
+        writer = csv.DictWriter(out, ["side", *columns], extrasaction="ignore")
+        writer.writeheader()
+        offset = 0
+        while True:
+            _, rows = store.purchases(MAX_PAGE, offset, member=session.address)
+            for row in rows:
+                writer.writerow({"side": "buy" if row["buyer"] == session.address else "sell", **row})
+            if len(rows) < MAX_PAGE:
+                break
+            offset += MAX_PAGE
+        return Response(out.getvalue(), media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="daisee-{session.address}.csv"'})
+
+    def statement_of(address: str) -> dict:
+        path = statements / f"{address}.json" if statements else None
+        if path is None or not path.is_file():
+            raise HTTPException(404, f"no statement for {address} yet: the billing job has not written one")
+        try:
+            return Statement.model_validate(json.loads(path.read_text())).model_dump()
+        except ValueError as exc:
+            log.error("statement %s is unusable: %s", path, exc)
+            raise HTTPException(404, f"no usable statement for {address}: the file does not have the expected shape") from exc
+
+    @app.get("/api/me/statement", response_model=Statement, tags=["members"], responses={**PRIVATE, **ERR_404})
+    def my_statement(session: Viewer) -> dict:
+        """The caller's latest statement with its Merkle reference (verify the proof against the root
+        committed on chain for its period)."""
+        return statement_of(session.address)
+
+    @app.get("/api/operator/statements/{address}", response_model=Statement, tags=["operators"],
+             responses={**ROLE_ONLY, **ERR_404})
+    def member_statement(session: Operator, address: Annotated[str, ADDRESS_PATH]) -> dict:
+        """Any member's latest statement (PMO)."""
+        return statement_of(checksum(address))
+
+    @app.get("/api/me/reference", response_model=Reference, tags=["members"], responses={**PRIVATE, **ERR_404})
+    def my_reference(session: Viewer) -> Reference:
+        """The caller's statement reference (leaf, salt, proof) of the latest committed period, for
+        checking in the browser that its statement is in the root committed on chain."""
+        found = []
+        for path in sorted(references.glob("*.json")) if references and references.is_dir() else []:
+            try:
+                reference = Reference.model_validate(json.loads(path.read_text()))
+            except ValueError as exc:
+                log.error("reference %s is unusable: %s", path, exc)
+                continue
+            if reference.entry.account.lower() == session.address.lower():
+                found.append(reference)
+        if not found:
+            raise HTTPException(404, "no statement reference for you yet: the period is not committed")
+        return max(found, key=lambda r: (r.period, r.version))
+
+    @app.get("/api/usage", response_model=list[Usage], tags=["members"], responses=PRIVATE)
     def usage(session: Viewer) -> list[dict]:
-        """Purchased vs consumed per member: all for operators, one's own row for members."""
+        """Purchased vs consumed per member, with the collective allocation: all for operators, one's
+        own row for members."""
         return store.usage(None if session.operator else session.address)
 
-    # ------------------------------------------------------------------ operators only
+    # ------------------------------------------------------------------ operators (PMO) only
 
-    @app.get("/api/operator/poison", response_model=PoisonPage, tags=["operators"])
+    @app.get("/api/operator/poison", response_model=PoisonPage, tags=["operators"], responses=ROLE_ONLY)
     def poison(session: Operator, limit: Limit = 50, offset: Offset = 0) -> PoisonPage:
         """Events the indexer could not store (their values or fields were unusable) and skipped, newest
         first: each is logged once and indexing went on past it."""
         total, rows = store.poison_events(limit, offset)
         return PoisonPage(total=total, limit=limit, offset=offset, items=rows)
 
-    return app
+    @app.get("/api/operator/members", response_model=list[MemberHealth], tags=["operators"], responses=ROLE_ONLY)
+    def members(session: Operator) -> list[dict]:
+        """Every member's meter health (last reading, silence) and allocation of the period."""
+        now = int(time.time())
+        latest = {m["meter_id"]: m for m in store.meters()}
+        return [{**u, "active": bool(latest[u["meter_id"]]["active"]), "last_seen": latest[u["meter_id"]]["timestamp"],
+                 "silent_s": None if latest[u["meter_id"]]["timestamp"] is None
+                 else max(0, now - latest[u["meter_id"]]["timestamp"])} for u in store.usage()]
 
+    @app.get("/api/operator/purchases/open", response_model=OpenPurchasePage, tags=["operators"], responses=ROLE_ONLY)
+    def open_purchases(session: Operator, limit: Limit = 50, offset: Offset = 0) -> OpenPurchasePage:
+        """Open purchases, oldest first, with their age."""
+        total, rows = store.open_purchases(int(time.time()), limit, offset)
+        return OpenPurchasePage(total=total, limit=limit, offset=offset, items=rows)
+
+    @app.get("/api/operator/skips", response_model=SkipPage, tags=["operators"], responses=ROLE_ONLY)
+    def skips(session: Operator, limit: Limit = 50, offset: Offset = 0) -> SkipPage:
+        """Purchases the exchange skipped, newest first, and why (no eligible seller, insufficient
+        balance, stale reading)."""
+        total, rows = store.skips(limit, offset)
+        return SkipPage(total=total, limit=limit, offset=offset, items=rows)
+
+    @app.get("/api/operator/relays", response_model=list[RelayStatus], tags=["operators"], responses=ROLE_ONLY)
+    def relays(session: Operator) -> list[RelayStatus]:
+        """The relays' states (settings `relay_states`): cursor and lag, last chain read, supplies."""
+        from relay.state import RelayState
+
+        out, now, indexed = [], time.time(), store.cursor()
+        for path in relay_states:
+            name = f"{path.parent.name}/{path.name}"
+            try:
+                state = RelayState.load(path)
+            except (OSError, ValueError) as exc:
+                out.append(RelayStatus(name=name, readable=False, error=f"{type(exc).__name__}: {exc}"[:200]))
+                continue
+            if state is None:
+                out.append(RelayStatus(name=name, readable=False, error="no state file yet"))
+                continue
+            out.append(RelayStatus(
+                name=name, readable=True, cursor=state.cursor, last_read=state.last_read,
+                behind_blocks=None if indexed is None else max(0, indexed - state.cursor),
+                silent_s=None if state.last_read is None else max(0, int(now - state.last_read)),
+                members=len(state.supply), on_seller=sum(s.source == "seller" for s in state.supply.values())))
+        return out
+
+    # ------------------------------------------------------------------ grid operator
+
+    @app.get("/api/grid/meters", response_model=list[GridMeter], tags=["grid"], responses=ROLE_ONLY)
+    def grid_meters(session: Grid) -> list[dict]:
+        """Every meter's latest counters and the allocation of the period, by meter id: no owners,
+        prices or balances."""
+        allocation = {u["meter_id"]: u for u in store.usage()}
+        return [{**m, "active": bool(m["active"]), "last_seen": m["timestamp"],
+                 "local_wh": allocation.get(m["meter_id"], {}).get("local_wh"),
+                 "complement_wh": allocation.get(m["meter_id"], {}).get("complement_wh")} for m in store.meters()]
+
+    return app

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from daisee import cli
 from daisee.chain import Community
 from viewer.api import create_app
-from viewer.auth import Authenticator, contract_operator_check
+from viewer.auth import Authenticator, role_reader
 from viewer.indexer import Indexer
 from viewer.settings import ViewerSettings
 from viewer.store import Store
@@ -34,8 +34,11 @@ def build_app(settings: ViewerSettings) -> FastAPI:
     """The web app wired to the chain; its lifespan runs the indexer thread when `settings.index`."""
     store = Store(settings.database)
     community = Community.open(settings.chain)
+    deployment = community.deployment
     auth = Authenticator(
-        contract_operator_check(community.exchange), settings.domain, settings.challenge_ttl, settings.session_ttl
+        role_reader(settings.chain.rpc_url, deployment.exchange, deployment.abi["EnergyExchange"], settings.role_timeout),
+        settings.domain, settings.challenge_ttl, settings.session_ttl, chain_id=deployment.chain_id,
+        role_ttl=settings.role_ttl, role_timeout=settings.role_timeout,
     )
 
     @asynccontextmanager
@@ -53,18 +56,36 @@ def build_app(settings: ViewerSettings) -> FastAPI:
         if thread is not None:
             thread.join(timeout=10)
 
-    return create_app(store, auth, poll_interval=settings.chain.poll_interval, lifespan=lifespan)
+    return create_app(store, auth, poll_interval=settings.chain.poll_interval, lifespan=lifespan,
+                      forecast=settings.forecast, statements=settings.statements, references=settings.references, relay_states=settings.relay_states, heavy_workers=settings.heavy_workers, heavy_queue=settings.heavy_queue)
+
+
+class Server(uvicorn.Server):
+    """uvicorn that, on SIGTERM/SIGINT or `stop()`, first ends the open event streams (which would
+    otherwise keep the graceful shutdown waiting forever), then shuts down."""
+
+    def __init__(self, settings: ViewerSettings):
+        self.app = build_app(settings)
+        super().__init__(uvicorn.Config(self.app, host=settings.host, port=settings.port, log_level="warning",
+                                        timeout_graceful_shutdown=5))
+
+    def handle_exit(self, sig, frame) -> None:
+        self.app.state.closing.set()
+        super().handle_exit(sig, frame)
+
+    def stop(self) -> None:
+        self.app.state.closing.set()
+        self.should_exit = True
 
 
 def load(config: Path | None, **overrides) -> ViewerSettings:
     return ViewerSettings.load(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
-def serve_in_thread(settings: ViewerSettings, timeout: float = 20.0) -> tuple[uvicorn.Server, threading.Thread]:
+def serve_in_thread(settings: ViewerSettings, timeout: float = 20.0) -> tuple[Server, threading.Thread]:
     """`build_app` served by uvicorn in a daemon thread of this process (the community demo, tests),
-    returned once it accepts connections; stop it with `server.should_exit = True`."""
-    server = uvicorn.Server(uvicorn.Config(build_app(settings), host=settings.host, port=settings.port,
-                                           log_level="warning"))
+    returned once it accepts connections; stop it with `server.stop()`."""
+    server = Server(settings)
     thread = threading.Thread(target=server.run, name="viewer", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
@@ -88,7 +109,7 @@ def serve(config: Path | None, host: str | None, port: int | None) -> None:
     settings = load(config, host=host, port=port)
     log.info("viewer on http://%s:%s, chain %s, database %s", settings.host, settings.port,
              settings.chain.rpc_url, settings.database)
-    uvicorn.run(build_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    Server(settings).run()
 
 
 @main.command()
@@ -104,6 +125,38 @@ def index(config: Path | None) -> None:
         indexer.run(stop, settings.chain.poll_interval)
     except KeyboardInterrupt:
         stop.set()
+
+
+@main.command()
+@click.option("--account", "alias", required=True, help="keyfile alias (daisee-key import / ape accounts)")
+@click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="file holding the keyfile passphrase (default: the stored one or its environment variable)")
+@click.option("--message", "message_file", type=click.File("r"), default="-", show_default=True,
+              help="the sign-in message (EIP-4361) copied from the viewer; '-' reads standard input")
+def sign(alias: str, passphrase_file: Path | None, message_file) -> None:
+    """Sign a viewer sign-in message with a local key and print the signature to paste back.
+
+    On the member's own machine: the key never leaves it. The message must be a Sign-In with Ethereum
+    message for that key's address.
+    """
+    from eth_account.messages import encode_defunct
+
+    from daisee.keys import load_signer
+    from viewer.auth import SiweMessage, first_line
+
+    text = message_file.read().replace("\r\n", "\n").strip()
+    try:
+        message = SiweMessage.from_message(text)
+    except Exception as exc:  # noqa: BLE001 - siwe's parse errors
+        raise click.ClickException(f"not a sign-in message (EIP-4361): {first_line(exc)}") from exc
+    try:
+        signer = load_signer(alias, passphrase_file)
+    except (FileNotFoundError, PermissionError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    if signer.address.lower() != message.address.lower():
+        raise click.ClickException(f"this message signs in {message.address}, but account '{alias}' is {signer.address}")
+    click.echo(f"Signing in to {message.domain} as {signer.address} (expires {message.expiration_time}).", err=True)
+    click.echo(signer.sign_message(encode_defunct(text=message.prepare_message())).signature.to_0x_hex())
 
 
 if __name__ == "__main__":

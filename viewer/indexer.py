@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Callable
 
 from web3.exceptions import BlockNotFound
@@ -39,10 +40,21 @@ class Indexer:
         self.w3 = community.w3
         self.confirmations, self.batch_blocks, self.reorg_depth = confirmations, batch_blocks, reorg_depth
         self.start_block = community.deployment.deployed_block
+        self._node_written = (None, 0.0)  # (head, when) last written to the store
+
+    def _saw_node(self, head: int) -> None:
+        """Record the head and that the node answered (for the status badge): on a new head, or every
+        few seconds while it stays the same, so that a frozen node shows as such."""
+        now = time.time()
+        if head != self._node_written[0] or now - self._node_written[1] >= 5:
+            self.store.set_node(head, int(now))
+            self._node_written = (head, now)
 
     def step(self) -> int:
         """Index at most one range; returns how many blocks it advanced (0 when caught up)."""
-        target = self.reader.head() - self.confirmations
+        head = self.reader.head()
+        self._saw_node(head)
+        target = head - self.confirmations
         cursor = self.store.cursor()
         if cursor is None:
             cursor = self.start_block - 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import operator
+import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -20,10 +21,22 @@ from typing import Any, Iterable
 
 from daisee.chain import ChainEvent
 
+# Purchase aggregates kept as running counters (updated with each indexed range, recomputed after a
+# reorg), so that /api/totals reads a few rows instead of summing every purchase.
+COUNTER_SQL = """SELECT COUNT(*) AS purchases, COALESCE(SUM(settled_block IS NULL), 0) AS open_purchases,
+    COALESCE(bigsum(wh), '0') AS bought_wh, COALESCE(bigsum(delivered_wh), '0') AS delivered_wh,
+    COALESCE(bigsum(amount), '0') AS volume, COALESCE(bigsum(paid), '0') AS paid,
+    COALESCE(bigsum(refunded), '0') AS refunded, COALESCE(bigsum(fee), '0') AS fees FROM purchases"""
+COUNTERS = ("purchases", "open_purchases", "bought_wh", "delivered_wh", "volume", "paid", "refunded", "fees")
+
 # Bumped when the layout changes: the store only mirrors the chain, so an older one is dropped and
 # indexed again (version 2: Wh as decimal text, poison_events; 3: members' balances in the exchange,
-# meter replacements; 4: the collective allocation).
-SCHEMA_VERSION = 4
+# meter replacements; 4: the collective allocation; 5: pre-aggregated steps and counters).
+SCHEMA_VERSION = 5
+# Width of the pre-aggregated community steps (seconds): series with a bucket that is a multiple of it
+# read the `steps` table (one row per step) instead of every reading.
+STEP = 300
+SKIP_REASONS = {0: "no eligible seller", 1: "insufficient balance", 2: "stale reading"}
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS blocks (number INTEGER PRIMARY KEY, hash TEXT NOT NULL);
@@ -69,6 +82,10 @@ CREATE TABLE IF NOT EXISTS replacements (
     PRIMARY KEY (block_number, log_index));
 CREATE TABLE IF NOT EXISTS allocations (
     member TEXT PRIMARY KEY, own_use_wh TEXT NOT NULL, local_wh TEXT NOT NULL, complement_wh TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS steps (
+    t INTEGER PRIMARY KEY, produced_wh TEXT NOT NULL, consumed_wh TEXT NOT NULL, soc_sum INTEGER NOT NULL,
+    readings INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS poison_events (
     block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, tx_hash TEXT, name TEXT, args TEXT, error TEXT,
     PRIMARY KEY (block_number, log_index));
@@ -225,6 +242,8 @@ class Store:
         with self.connection() as db:
             writer = _EventWriter(db, timestamps)
             poisoned = [record for event in events if (record := writer.write(event)) is not None]
+            self._refresh_steps(db, writer.steps)
+            self._add_counters(db, writer.counters)
             db.executemany("INSERT OR REPLACE INTO blocks (number, hash) VALUES (?, ?)", block_hashes.items())
             db.execute(
                 "DELETE FROM blocks WHERE number NOT IN (SELECT number FROM blocks ORDER BY number DESC LIMIT ?)",
@@ -233,9 +252,34 @@ class Store:
             self._set_cursor(db, cursor, changed=bool(events))
         return poisoned
 
+    @staticmethod
+    def _refresh_steps(db: sqlite3.Connection, steps: set[int]) -> None:
+        """Recompute the pre-aggregated community steps whose readings changed."""
+        for t in sorted(steps):
+            row = db.execute(
+                """SELECT bigsum(produced_delta), bigsum(consumed_delta), SUM(soc_permille), COUNT(*)
+                   FROM readings WHERE timestamp BETWEEN ? AND ?""", (t, t + STEP - 1)).fetchone()
+            if row[3]:
+                db.execute("INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?)", (t, *row))
+            else:
+                db.execute("DELETE FROM steps WHERE t = ?", (t,))
+
+    @staticmethod
+    def _add_counters(db: sqlite3.Connection, deltas: dict[str, int]) -> None:
+        for key, delta in deltas.items():
+            if delta:
+                row = db.execute("SELECT value FROM counters WHERE key = ?", (key,)).fetchone()
+                db.execute("INSERT OR REPLACE INTO counters VALUES (?, ?)", (key, str(int(row[0] if row else 0) + delta)))
+
+    def counters(self) -> dict[str, int]:
+        values = {r["key"]: int(r["value"]) for r in self._rows("SELECT key, value FROM counters")}
+        return {key: values.get(key, 0) for key in COUNTERS}
+
     def rollback(self, fork: int) -> None:
         """Forget everything above block `fork` (the last block still on the canonical chain)."""
         with self.connection() as db:
+            steps = {r[0] for r in db.execute(
+                "SELECT DISTINCT (timestamp / ?) * ? FROM readings WHERE block_number > ?", (STEP, STEP, fork))}
             for table in ("meters", "oracle_changes", "readings", "purchases", "skips", "transfers", "balance_moves",
                           "replacements", "poison_events", "blocks"):
                 column = "number" if table == "blocks" else "block_number"
@@ -247,6 +291,9 @@ class Store:
                    WHERE settled_block > ?""",
                 (fork,),
             )
+            self._refresh_steps(db, steps)
+            db.execute("DELETE FROM counters")  # rare: recounted from the purchases left
+            self._add_counters(db, {k: int(v) for k, v in dict(db.execute(COUNTER_SQL).fetchone()).items()})
             self._set_cursor(db, fork)
 
     # ------------------------------------------------------------------ queries: members and meters
@@ -279,17 +326,42 @@ class Store:
         )
         return total, rows
 
+    def _exact_sums(self, sql: str, params: list) -> list[dict[str, Any]]:
+        """`sql` with each `{SUM}(column)` summed by SQLite itself (C, the GIL released: a heavy query
+        does not stall the other endpoints) when every value has at most 18 digits and no sum
+        overflows 64 bits; otherwise again with the exact `bigsum` (Python)."""
+        columns = re.findall(r"\{SUM\}\((\w+)\)", sql)
+        widths = ", ".join(f"MAX(length({c}))" for c in columns)
+        native = re.sub(r"\{SUM\}\((\w+)\)", r"SUM(CAST(\1 AS INTEGER))", sql).replace(
+            "SELECT ", f"SELECT MAX({widths}, 0) AS _width, ", 1)
+        try:
+            rows = self._rows(native, params)
+            if all((r["_width"] or 0) < 19 for r in rows):
+                for r in rows:
+                    del r["_width"]
+                return rows
+        except sqlite3.OperationalError as exc:
+            if "overflow" not in str(exc):
+                raise
+        return self._rows(re.sub(r"\{SUM\}\((\w+)\)", r"bigsum(\1)", sql), params)
+
     def series(self, start: int, end: int, bucket: int, meter_id: int | None = None) -> list[dict[str, Any]]:
         """Energy produced/consumed per time bucket and mean state of charge, community-wide or one meter."""
+        if meter_id is None and bucket % STEP == 0:  # the pre-aggregated steps (`from` rounded down to a step)
+            rows = self._exact_sums(
+                """SELECT (t / ?) * ? AS b, {SUM}(produced_wh) AS produced_wh, {SUM}(consumed_wh) AS consumed_wh,
+                          CAST(ROUND(SUM(soc_sum) * 1.0 / SUM(readings)) AS INTEGER) AS soc_permille
+                   FROM steps WHERE t BETWEEN ? AND ? GROUP BY b ORDER BY b""",
+                [bucket, bucket, start - start % STEP, end])
+            return [{"t": r.pop("b"), **r} for r in rows]
         where, params = "WHERE timestamp BETWEEN ? AND ?", [start, end]
         if meter_id is not None:
             where, params = where + " AND meter_id = ?", params + [meter_id]
-        return self._rows(
-            f"""SELECT (timestamp / ?) * ? AS t, bigsum(produced_delta) AS produced_wh,
-                       bigsum(consumed_delta) AS consumed_wh, CAST(ROUND(AVG(soc_permille)) AS INTEGER) AS soc_permille
+        return self._exact_sums(
+            f"""SELECT (timestamp / ?) * ? AS t, {{SUM}}(produced_delta) AS produced_wh,
+                       {{SUM}}(consumed_delta) AS consumed_wh, CAST(ROUND(AVG(soc_permille)) AS INTEGER) AS soc_permille
                 FROM readings {where} GROUP BY t ORDER BY t""",
-            [bucket, bucket, *params],
-        )
+            [bucket, bucket, *params])
 
     def latest_reading_time(self) -> int | None:
         return self.db().execute("SELECT MAX(timestamp) FROM readings").fetchone()[0]
@@ -333,15 +405,18 @@ class Store:
         newest_first = after is None
         after = after or (-1, -1)
         order = "DESC" if newest_first else "ASC"
+        # each half limited on its own index first, so that only 2 * limit rows are merged
         rows = self._rows(
-            f"""SELECT * FROM (
+            f"""SELECT * FROM (SELECT * FROM (
                   SELECT 'BuyEnergy' AS kind, block_number AS block, log_index, opened_at AS at, {PURCHASE_COLUMNS}
                   FROM purchases WHERE (block_number, log_index) > (?, ?)
-                  UNION ALL
+                  ORDER BY block_number {order}, log_index {order} LIMIT ?)
+                UNION ALL SELECT * FROM (
                   SELECT 'PurchaseSettled', settled_block, settled_log_index, settled_at, {PURCHASE_COLUMNS}
-                  FROM purchases WHERE settled_block IS NOT NULL AND (settled_block, settled_log_index) > (?, ?))
+                  FROM purchases WHERE settled_block IS NOT NULL AND (settled_block, settled_log_index) > (?, ?)
+                  ORDER BY settled_block {order}, settled_log_index {order} LIMIT ?))
                 ORDER BY block {order}, log_index {order} LIMIT ?""",
-            [*after, *after, limit],
+            [*after, limit, *after, limit, limit],
         )
         return rows[::-1] if newest_first else rows
 
@@ -431,23 +506,45 @@ class Store:
                 """SELECT COUNT(*) AS meters, COUNT(DISTINCT owner) AS members,
                           COALESCE(SUM(deactivated_block IS NULL), 0) AS active_meters FROM meters"""
             ),
-            "readings": self.db().execute("SELECT COUNT(*) FROM readings").fetchone()[0],
+            # every aggregate below reads the pre-aggregated steps, the counters or one row per meter
+            "readings": self.db().execute("SELECT COALESCE(SUM(readings), 0) FROM steps").fetchone()[0],
             **self._one(
-                """SELECT COALESCE(bigsum(produced_wh), '0') AS produced_wh,
-                          COALESCE(bigsum(consumed_wh), '0') AS consumed_wh FROM readings
-                   WHERE (meter_id, seq) IN (SELECT meter_id, MAX(seq) FROM readings GROUP BY meter_id)"""
+                """SELECT COALESCE(bigsum(r.produced_wh), '0') AS produced_wh,
+                          COALESCE(bigsum(r.consumed_wh), '0') AS consumed_wh
+                   FROM meters m JOIN readings r ON r.meter_id = m.meter_id
+                        AND r.seq = (SELECT MAX(seq) FROM readings WHERE meter_id = m.meter_id)"""
             ),
-            **self._one(
-                """SELECT COUNT(*) AS purchases, COALESCE(SUM(settled_block IS NULL), 0) AS open_purchases,
-                          COALESCE(bigsum(wh), '0') AS bought_wh, COALESCE(bigsum(delivered_wh), '0') AS delivered_wh,
-                          COALESCE(bigsum(amount), '0') AS volume, COALESCE(bigsum(paid), '0') AS paid,
-                          COALESCE(bigsum(refunded), '0') AS refunded, COALESCE(bigsum(fee), '0') AS fees
-                   FROM purchases"""
-            ),
+            **{k: str(v) if k in ("volume", "paid", "refunded", "fees") else v for k, v in self.counters().items()},
             "skipped": self.db().execute("SELECT COUNT(*) FROM skips").fetchone()[0],
             **self._one("SELECT bigsum(local_wh) AS local_wh, bigsum(complement_wh) AS complement_wh FROM allocations"),
             "token_supply": str(-int(self.balance(ZERO_ADDRESS))),  # minted - burnt
         }
+
+    def public_purchases(self, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+        """Every purchase, newest first, without who, for how much or on which channel (public layer)."""
+        rows = self._rows(
+            """SELECT purchase_id, wh, delivered_wh, opened_at, settled_at, block_number,
+                      CASE WHEN settled_block IS NULL THEN 'open' ELSE 'settled' END AS status
+               FROM purchases ORDER BY purchase_id DESC LIMIT ? OFFSET ?""", (limit, offset))
+        return self.counters()["purchases"], rows
+
+    def member_daily(self, address: str, start: int, end: int) -> list[dict[str, Any]]:
+        """A member's money per UTC day in [start, end]: escrowed by its purchases (spent), paid, refunded
+        and fees of its purchases settled that day, and its sales' pay (earned)."""
+        rows: dict[int, dict[str, int]] = {}
+        queries = (
+            ("opened_at", "buyer", "bigsum(amount) AS spent, bigsum(wh) AS bought_wh"),
+            ("settled_at", "buyer", "bigsum(paid) AS paid, bigsum(refunded) AS refunded, bigsum(fee) AS fees, "
+                                    "bigsum(delivered_wh) AS delivered_wh"),
+            ("settled_at", "seller", "bigsum(paid) AS earned, bigsum(delivered_wh) AS sold_wh"),
+        )
+        for at, side, sums in queries:
+            for row in self._rows(
+                    f"""SELECT ({at} / 86400) * 86400 AS day, {sums} FROM purchases
+                        WHERE {side} = ? AND {at} BETWEEN ? AND ? GROUP BY day""", (address, start, end)):
+                rows.setdefault(row.pop("day"), {}).update({k: int(v) for k, v in row.items()})
+        keys = ("spent", "paid", "refunded", "fees", "earned", "bought_wh", "delivered_wh", "sold_wh")
+        return [{"day": day, **{k: values.get(k, 0) for k in keys}} for day, values in sorted(rows.items())]
 
     # ------------------------------------------------------------------ queries: operators
 
@@ -460,6 +557,32 @@ class Store:
             (limit, offset),
         )
         return total, rows
+
+    def open_purchases(self, now: int, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+        """Open purchases, oldest first, with their age in seconds at `now`."""
+        total = self.counters()["open_purchases"]
+        rows = self._rows(
+            f"""SELECT {PURCHASE_COLUMNS}, ? - opened_at AS age_s FROM purchases WHERE settled_block IS NULL
+                ORDER BY block_number, log_index LIMIT ? OFFSET ?""", (now, limit, offset))
+        return total, rows
+
+    def skips(self, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+        """Purchases the exchange skipped (PurchaseSkipped), newest first, with the reason."""
+        total = self.db().execute("SELECT COUNT(*) FROM skips").fetchone()[0]
+        rows = self._rows("SELECT block_number, log_index, buyer, reason FROM skips "
+                          "ORDER BY block_number DESC, log_index DESC LIMIT ? OFFSET ?", (limit, offset))
+        return total, [{**r, "reason_text": SKIP_REASONS.get(r["reason"], "unknown")} for r in rows]
+
+    def set_node(self, head: int, seen_at: int) -> None:
+        """The chain head the indexer last saw and when the node last answered (not a store version)."""
+        with self.connection() as db:
+            db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                           [("head", str(head)), ("node_seen_at", str(seen_at))])
+
+    def node(self) -> tuple[int | None, int | None]:
+        values = {r["key"]: int(r["value"]) for r in self._rows(
+            "SELECT key, value FROM meta WHERE key IN ('head', 'node_seen_at')")}
+        return values.get("head"), values.get("node_seen_at")
 
 
 class _Transaction:
@@ -483,6 +606,9 @@ class _EventWriter:
         self.db, self.timestamps = db, timestamps
         self._counters: dict[int, tuple[int, int]] = {}
         self._epochs: dict[int, int] = {}
+        self.steps: set[int] = set()  # community steps whose readings changed
+        self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)  # purchase aggregates added by the range
+        self._pending: dict[str, int] = {}
 
     def write(self, e: ChainEvent) -> dict[str, Any] | None:
         """Writes `e`'s rows, or records it as poison: returns the poison record if new."""
@@ -493,7 +619,10 @@ class _EventWriter:
         try:
             if e.error:
                 raise ValueError(e.error)
+            self._pending = {}
             handler(e, e.args)
+            for key, delta in self._pending.items():  # only once the event's rows are all written
+                self.counters[key] += delta
             record = None
         except sqlite3.OperationalError:
             raise  # the database's trouble (locked, full, I/O), not the event's: the range is retried
@@ -549,6 +678,7 @@ class _EventWriter:
              a["socPermille"], _decimal(a["producedWh"] - previous[0]), _decimal(a["consumedWh"] - previous[1]),
              e.block_number),
         )
+        self.steps.add(a["timestamp"] - a["timestamp"] % STEP)
         self._counters[meter_id] = (a["producedWh"], a["consumedWh"])
 
     def _epoch(self, meter_id: int) -> int:
@@ -558,21 +688,37 @@ class _EventWriter:
                                                      (meter_id,)).fetchone()[0]
         return self._epochs[meter_id]
 
+    def _count(self, purchase_id: int, sign: int) -> None:
+        """Add (sign 1) or take out (sign -1) a stored purchase's share of the counters."""
+        row = self.db.execute("SELECT wh, amount, settled_block IS NULL, delivered_wh, paid, refunded, fee "
+                              "FROM purchases WHERE purchase_id = ?", (purchase_id,)).fetchone()
+        if row is None:
+            return
+        wh, amount, is_open, delivered, paid, refunded, fee = row
+        values = {"purchases": 1, "open_purchases": is_open, "bought_wh": wh, "delivered_wh": delivered,
+                  "volume": amount, "paid": paid, "refunded": refunded, "fees": fee}
+        for key, value in values.items():
+            self._pending[key] = self._pending.get(key, 0) + sign * int(value or 0)
+
     def _BuyEnergy(self, e: ChainEvent, a: dict) -> None:
+        self._count(a["purchaseId"], -1)
         self.db.execute(
             """INSERT OR REPLACE INTO purchases (purchase_id, buyer, seller, wh, amount, channel, block_number,
                    log_index, tx_hash, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (a["purchaseId"], a["buyer"], a["seller"], _decimal(a["wh"]), _decimal(a["amount"]), a["channel"],
              e.block_number, e.log_index, e.tx_hash, self.timestamps.get(e.block_number)),
         )
+        self._count(a["purchaseId"], 1)
 
     def _PurchaseSettled(self, e: ChainEvent, a: dict) -> None:
+        self._count(a["purchaseId"], -1)
         self.db.execute(
             """UPDATE purchases SET delivered_wh = ?, paid = ?, refunded = ?, fee = ?, settled_block = ?,
                    settled_log_index = ?, settled_tx = ?, settled_at = ? WHERE purchase_id = ?""",
             (_decimal(a["deliveredWh"]), _decimal(a["paid"]), _decimal(a["refunded"]), _decimal(a["fee"]),
              e.block_number, e.log_index, e.tx_hash, self.timestamps.get(e.block_number), a["purchaseId"]),
         )
+        self._count(a["purchaseId"], 1)
 
     def _PurchaseSkipped(self, e: ChainEvent, a: dict) -> None:
         self.db.execute(

@@ -10,7 +10,7 @@ from daisee.chain import Community
 from tests.support.anvil import AnvilNode, CommunityAdmin, dev_account
 from tests.support.scenario import DELTA_WH, trade
 from viewer.api import create_app
-from viewer.auth import Authenticator, contract_operator_check
+from viewer.auth import Authenticator, contract_roles
 from viewer.indexer import Indexer
 from viewer.store import Store
 
@@ -45,7 +45,7 @@ def store(tmp_path_factory, traded, viewer_community):
 
 @pytest.fixture(scope="session")
 def auth(viewer_community):
-    return Authenticator(contract_operator_check(viewer_community.exchange), "test.daisee")
+    return Authenticator(contract_roles(viewer_community.exchange), "test.daisee")
 
 
 @pytest.fixture(scope="session")
@@ -54,11 +54,15 @@ def client(store, auth):
         yield client
 
 
+def signed(client: TestClient, account) -> dict[str, str]:
+    """A sign-in request body: the viewer's SIWE message for `account`, personal_signed by it."""
+    message = client.get("/api/auth/challenge", params={"address": account.address}).json()["message"]
+    return {"message": message, "signature": account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()}
+
+
 def sign_in(client: TestClient, account) -> dict[str, str]:
     """The wallet flow: ask a challenge, personal_sign it, exchange it for a bearer token."""
-    message = client.get("/api/auth/challenge", params={"address": account.address}).json()["message"]
-    signature = account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
-    reply = client.post("/api/auth/verify", json={"address": account.address, "signature": signature})
+    reply = client.post("/api/auth/verify", json=signed(client, account))
     assert reply.status_code == 200, reply.text
     return {"Authorization": f"Bearer {reply.json()['token']}"}
 
@@ -96,8 +100,9 @@ def chain(own_node):
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory, chain_settings, traded):
-    """The real `daisee-viewer serve` app (indexer thread included) on a loopback port."""
+def live_server(tmp_path_factory, chain_settings, traded, grid_account):
+    """The real `daisee-viewer serve` app (indexer thread included) on a loopback port (after every
+    session fixture its pages need: ape re-creates module fixtures when a session one appears)."""
     import time
 
     import httpx
@@ -106,8 +111,19 @@ def live_server(tmp_path_factory, chain_settings, traded):
     from viewer.cli import serve_in_thread
     from viewer.settings import ViewerSettings
 
-    settings = ViewerSettings(chain=chain_settings, database=tmp_path_factory.mktemp("live") / "v.sqlite",
-                              port=free_port())
+    import json
+
+    from tests.viewer.test_layers import FORECAST
+
+    from tests.viewer.references import reference
+
+    workdir = tmp_path_factory.mktemp("live")
+    (workdir / "forecast.json").write_text(json.dumps(FORECAST))
+    (workdir / "references").mkdir()
+    (workdir / "references" / "buyer.json").write_text(json.dumps(reference(traded.buyer.address)))
+    (workdir / "references" / "seller.json").write_text(json.dumps(reference(traded.seller.address, tamper=True)))
+    settings = ViewerSettings(chain=chain_settings, database=workdir / "v.sqlite", port=free_port(),
+                              forecast=workdir / "forecast.json", references=workdir / "references")
     server, thread = serve_in_thread(settings)
     url = f"http://127.0.0.1:{settings.port}"
     deadline = time.monotonic() + 20
@@ -121,5 +137,22 @@ def live_server(tmp_path_factory, chain_settings, traded):
     else:
         raise RuntimeError("viewer did not start or index in time")
     yield url
-    server.should_exit = True
+    server.stop()
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def grid_account(viewer_admin):
+    """A grid operator: GRID_OPERATOR_ROLE granted on the exchange by its admin (a role, not a list)."""
+    from eth_account import Account
+
+    from viewer.auth import GRID_OPERATOR_ROLE
+
+    account = Account.create()
+    viewer_admin.operator.transact(viewer_admin.community.exchange.functions.grantRole(GRID_OPERATOR_ROLE, account.address))
+    return account
+
+
+@pytest.fixture(scope="session")
+def grid_headers(client, grid_account):
+    return sign_in(client, grid_account)

@@ -5,7 +5,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from fastapi.testclient import TestClient
 
-from tests.viewer.conftest import sign_in
+from tests.viewer.conftest import sign_in, signed
 from viewer.api import create_app
 from viewer.auth import Authenticator
 
@@ -53,22 +53,19 @@ def test_operator_sees_every_meter(client, operator_headers, traded):
 def test_signature_by_another_key_is_refused(client, traded):
     message = client.get("/api/auth/challenge", params={"address": traded.buyer.address}).json()["message"]
     forged = Account.create().sign_message(encode_defunct(text=message)).signature.to_0x_hex()
-    reply = client.post("/api/auth/verify", json={"address": traded.buyer.address, "signature": forged})
+    reply = client.post("/api/auth/verify", json={"message": message, "signature": forged})
     assert reply.status_code == 401
 
 
 def test_a_challenge_signs_in_only_once(client, traded):
-    account = traded.seller.account
-    message = client.get("/api/auth/challenge", params={"address": account.address}).json()["message"]
-    signature = account.sign_message(encode_defunct(text=message)).signature.to_0x_hex()
-    body = {"address": account.address, "signature": signature}
+    body = signed(client, traded.seller.account)
     assert client.post("/api/auth/verify", json=body).status_code == 200
     assert client.post("/api/auth/verify", json=body).status_code == 401
 
 
 def test_an_expired_session_is_refused(store, traded):
     now = [1_000_000.0]
-    auth = Authenticator(lambda address: False, "test.daisee", session_ttl=900, clock=lambda: now[0])
+    auth = Authenticator(lambda address: (), "test.daisee", session_ttl=900, clock=lambda: now[0])
     with TestClient(create_app(store, auth)) as client:
         headers = sign_in(client, traded.buyer.account)
         now[0] += 901

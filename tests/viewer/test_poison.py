@@ -28,7 +28,7 @@ EXCHANGE = "0x" + "e" * 40
 @contextmanager
 def api(store: Store):
     """The app on `store` with the bearer headers of a signed-in operator and of BUYER (a member)."""
-    auth = Authenticator(lambda address: address == OPERATOR.address, "test.daisee")
+    auth = Authenticator(lambda address: {"operator"} if address == OPERATOR.address else set(), "test.daisee")
     with TestClient(create_app(store, auth)) as client:
         yield client, sign_in(client, OPERATOR), sign_in(client, BUYER)
 
