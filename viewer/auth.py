@@ -19,10 +19,8 @@ import hashlib
 import hmac
 import re
 import secrets
-import sys
 import threading
 import time
-import types
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -34,19 +32,8 @@ from web3 import Web3
 
 
 def _import_siwe():
-    """siwe 4.4's RFC 5234 grammar redefines the ABNF core rules (ALPHA, DIGIT...), which abnf >= 2.9
-    refuses (declaresub/abnf#256); those rules are identical to abnf's own, so that one module is
-    replaced by an empty grammar that falls back to them. Everything else is siwe's own code."""
-    try:
-        import siwe  # noqa: F401
-    except Exception:  # noqa: BLE001 - abnf.GrammarError at import
-        from abnf.parser import Rule as CoreRule
-
-        for name in [n for n in sys.modules if n == "siwe" or n.startswith("siwe.")]:
-            del sys.modules[name]
-        module = types.ModuleType("siwe.grammars.rfc5234")
-        module.Rule = type("Rule", (CoreRule,), {"__doc__": "RFC 5234 core rules (abnf's own)."})
-        sys.modules["siwe.grammars.rfc5234"] = module
+    """siwe 4.4's RFC 5234 grammar redefines the ABNF core rules (ALPHA, DIGIT...) with identical
+    ones: abnf < 2.9 (pinned in the viewer extra) accepts that with a warning, which is not ours to show."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import siwe
