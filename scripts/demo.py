@@ -29,7 +29,7 @@ from daisee.cli import LOG_FORMAT
 from daisee.config import ChainSettings
 from daisee.keys import load_signer
 from scripts.deploy import deploy, deploy_governance
-from simulation.collective import allocate_run, period_run
+from simulation.collective import allocate_run, forecast_run, period_run
 from viewer.store import Store
 from simulation.community import dev_chain, establish, plan_community
 from simulation.outcome import read_outcome, table
@@ -78,15 +78,19 @@ def _local_key(test_account):
     return Account.from_key(test_account.private_key)
 
 
-def start_viewer(chain_settings: ChainSettings, database: Path, port: int):
-    """The real viewer app (indexer thread included) on 127.0.0.1, in a thread of this process."""
+def start_viewer(chain_settings: ChainSettings, database: Path, port: int, collective: Path):
+    """The real viewer app (indexer thread included) on 127.0.0.1, in a thread of this process, reading
+    the period's statements, their references and the forecast from the run's `collective` folder."""
     from viewer.cli import serve_in_thread
     from viewer.settings import ViewerSettings
 
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", port)) == 0:
             taken, port = port, 0  # the OS picks a free one
-    settings = ViewerSettings(chain=chain_settings, database=database, port=port)
+    settings = ViewerSettings(chain=chain_settings, database=database, port=port,
+                              statements=collective / "bill" / "statements",
+                              references=collective / "commitment" / "references",
+                              forecast=collective / "forecast" / "forecast.json")
     if port == 0:
         with socket.socket() as free:
             free.bind(("127.0.0.1", 0))
@@ -154,7 +158,7 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
 
     server = url = None
     if not no_viewer:
-        server, url = start_viewer(chain_settings, workdir / "viewer.sqlite", port)
+        server, url = start_viewer(chain_settings, workdir / "viewer.sqlite", port, workdir / "collective")
         click.echo(f"viewer: {url} (live while the day runs)")
 
     sim = Simulation(chain_settings, plan, roster, workdir, step=step, controls_chain=dev)
@@ -167,6 +171,7 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
     outcome.with_allocation(shares)
     Store(workdir / "viewer.sqlite").set_allocation(shares)  # the served viewer shows it too
     period = period_run(community, operator, roster, allocation, workdir / "collective")
+    forecast = forecast_run(workdir / "collective" / "forecast")
     phases.done("collective")
     held = outcome.held == outcome.owed
     click.echo("\n" + table(outcome))
@@ -176,10 +181,14 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
     click.echo(f"collective self-consumption ({key} key): local share vs complement per member above; "
                f"conformity report and key file in {workdir / 'collective'}")
     click.echo(period_lines(period))
+    click.echo(f"forecast for {forecast['day']} of a real-data community ({forecast['members']} households, "
+               f"{forecast['producers']} roofs, two months of history; the simulated day is too short a history): "
+               f"{forecast['pv_kwh']:.1f} kWh PV, {forecast['load_kwh']:.1f} kWh load, cheap local hours "
+               f"{forecast['cheap']}; {forecast['path']}")
     click.echo("phases:\n" + phases.lines())
     summary = {"network": network.choice, "members": members, "days": days, "seed": seed, "steps": steps,
                "oracles": len(plan.oracles), "streets": plan.streets, "phases_s": phases.times, **outcome.as_dict(),
-               "period": period}
+               "period": period, "forecast": forecast}
     (workdir / "summary.json").write_text(json.dumps(summary, indent=1))
     click.echo(f"summary: {workdir / 'summary.json'}")
     if not held:

@@ -4,6 +4,7 @@ with the chosen key → bill → commitment on chain → settlement in tokens �
 verified against the chain (collective/), all written to the run directory."""
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -157,3 +158,21 @@ def period_run(community: Community, operator: LocalAccount, members: list[Membe
         "not_collected": report.failed, "verified_member": verified_member, "verified": verification.ok,
         "verification": verification.reason,
     }
+
+
+def forecast_run(out: Path, households: int = 40, producers: int = 2) -> dict:
+    """Tomorrow's forecast as the PMO would run it every evening, on a real-data community with two months
+    of history (pvanalytics' PV, demandlib's households: collective.dataset), written where the viewer
+    reads it (`forecast.json`) with the suggested keys; a summary for the demo. Advisory: never billed."""
+    from collective import forecast as fc
+    from collective.dataset import community
+
+    history = community("2025-05-01", "2025-07-01", households, producers)
+    result = fc.day_ahead(history.production, history.consumption, fc.Site(48.85, 2.35))  # Paris
+    out.mkdir(parents=True, exist_ok=True)
+    fc.suggested_keys(result).write(out / "keys.csv")
+    document = fc.forecast_json(result)
+    (out / "forecast.json").write_text(json.dumps(document, indent=1))
+    return {"day": document["day"], "members": households, "producers": producers, "path": str(out / "forecast.json"),
+            "pv_kwh": float(result.pv_total[1].sum()), "load_kwh": float(result.load[1].sum()),
+            "cheap": ", ".join(f"{h['start'][11:16]}–{h['end'][11:16]} UTC" for h in document["cheap_local_hours"])}

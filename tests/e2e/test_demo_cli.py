@@ -38,6 +38,7 @@ def test_demo_runs_a_day_prints_the_summary_and_serves_the_viewer(node, tmp_path
         summary = json.loads((workdir / "summary.json").read_text())
         page = httpx.get(f"http://127.0.0.1:{port}", timeout=5)
         viewer = httpx.get(f"http://127.0.0.1:{port}/api/totals", timeout=5).json()
+        forecast = httpx.get(f"http://127.0.0.1:{port}/api/forecast", timeout=5)
     finally:
         demo.send_signal(signal.SIGINT)
         rest, _ = demo.communicate(timeout=30)
@@ -79,6 +80,10 @@ def test_demo_runs_a_day_prints_the_summary_and_serves_the_viewer(node, tmp_path
     statements = Path(period["statements_dir"])
     assert {p.suffix for p in statements.iterdir()} == {".html", ".pdf"}
     assert len(list(statements.glob("*.pdf"))) == period["statements"]
+
+    # tomorrow's forecast of a real-data community, served by the viewer
+    assert forecast.status_code == 200 and forecast.json()["day"] == summary["forecast"]["day"]
+    assert len(forecast.json()["slots"]) == 48
 
     # the viewer served the day
     assert page.status_code == 200 and "<html" in page.text.lower()
