@@ -24,10 +24,18 @@ class ChainSettings(BaseModel):
     """Where the chain is and which deployment to use."""
 
     rpc_url: str = "http://127.0.0.1:8545"
+    # Further nodes of the same chain, tried in turn when the current one does not answer (a Pi's
+    # own node first, its neighbours' after it): see daisee.chain.FailoverHTTPProvider.
+    fallback_urls: list[str] = []
     deployment: Path = Path("deployments/local.json")
     request_timeout: float = Field(10.0, gt=0)
     poll_interval: float = Field(0.2, gt=0)
     confirmations: int = Field(0, ge=0)
+
+    @property
+    def rpc_urls(self) -> list[str]:
+        """Every endpoint, `rpc_url` first, each once."""
+        return list(dict.fromkeys([self.rpc_url, *self.fallback_urls]))
 
 
 class ServiceSettings(BaseSettings):
