@@ -37,6 +37,14 @@ class ChainSettings(BaseModel):
         """Every endpoint, `rpc_url` first, each once."""
         return list(dict.fromkeys([self.rpc_url, *self.fallback_urls]))
 
+    def rotated(self, index: int) -> "ChainSettings":
+        """The same endpoints starting at the `index`-th (round the list): services spread over a
+        network's nodes, each with the others as its fallbacks, as the Pis of a street would be."""
+        urls = self.rpc_urls
+        first = index % len(urls)
+        order = urls[first:] + urls[:first]
+        return self.model_copy(update={"rpc_url": order[0], "fallback_urls": order[1:]})
+
 
 class ServiceSettings(BaseSettings):
     """Base for the services' settings; subclasses set `env_prefix`."""

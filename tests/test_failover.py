@@ -34,6 +34,16 @@ def test_settings_list_the_first_endpoint_first_and_each_once():
     assert s.rpc_urls == ["http://a:1", "http://b:2", "http://c:3"]
 
 
+def test_services_spread_over_the_endpoints_each_with_the_others_as_fallbacks():
+    s = settings("http://a:1", "http://b:2", "http://c:3")
+    assert [(r.rpc_url, r.fallback_urls) for r in (s.rotated(1), s.rotated(5), s.rotated(-1))] == [
+        ("http://b:2", ["http://c:3", "http://a:1"]),
+        ("http://c:3", ["http://a:1", "http://b:2"]),
+        ("http://c:3", ["http://a:1", "http://b:2"]),
+    ]
+    assert settings("http://a:1").rotated(4).rpc_urls == ["http://a:1"]
+
+
 def test_a_dead_first_endpoint_sends_requests_to_the_next(two_nodes, caplog):
     a, b = two_nodes
     mine(b, 7)  # b is told apart by its height
