@@ -5,7 +5,7 @@ import time
 from bench import Figure
 
 SUITES = ["gas", "oracle", "relay", "viewer", "demo", "collective_check", "collective_allocate", "collective_bill",
-          "collective_commit"]
+          "collective_commit", "poa"]
 
 
 def main(names: list[str]) -> int:

@@ -116,7 +116,8 @@ class Community:
         except Exception:  # node not up yet: the services start anyway and retry (chain id unchecked)
             chain_id = deployment.chain_id
         if chain_id != deployment.chain_id:
-            raise ValueError(f"{getattr(w3.provider, 'endpoint_uri', settings.rpc_url)} is chain {chain_id}, but {settings.deployment} "
+            url = getattr(w3.provider, "endpoint_uri", settings.rpc_url)
+            raise ValueError(f"{url} is chain {chain_id}, but {settings.deployment} "
                              f"was deployed on chain {deployment.chain_id}")
         return cls(
             w3=w3,
