@@ -154,7 +154,8 @@ def figures(name: str, shares: np.ndarray, batch_gas: list, latencies: list[floa
     window = (f"measured: {GATEWAYS} gateways x {PER_GATEWAY} meters at once, {ROUNDS} rounds, {blocks} blocks "
               f"of {SEED_PERIOD_S} s / {SEED_GAS / 1e6:.0f} M gas")
     extrapolated = (f"extrapolated from the measured batch ({used:,.0f} gas used, {limit:,.0f} limit as Transactor "
-                    f"sends it): {MEMBERS} members, {math.ceil(MEMBERS / PER_GATEWAY)} batches each quarter-hour, 96 quarters, no purchases")
+                    f"sends it): {MEMBERS} members, {math.ceil(MEMBERS / PER_GATEWAY)} batches each quarter-hour, "
+                    f"96 quarters, no purchases")
     p = lambda a, q: float(np.percentile(a, q))  # noqa: E731
     return [
         Figure(f"{name}: gas per reading (batch of 50)", per_reading, "gas", note=window),
