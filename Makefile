@@ -14,19 +14,21 @@ bootstrap:
 ## The main job: a simulated community on the local anvil (`make node`), its oracles and relays,
 ## an accelerated day, a summary, then the viewer on http://127.0.0.1:8080 until Ctrl-C.
 ## e.g. make demo ARGS="--members 50 --no-viewer"; ARGS="--network ethereum:volta:node --account op".
-demo: node
-	APE_FOUNDRY_HOST=$(NODE_URL) ape run demo $(ARGS)
+## On the PoA network of `make poa`: see README, "A proof-of-authority network" (tools/ape-clique on
+## PYTHONPATH lets ape read Clique blocks; it changes nothing on anvil). With --network, no local anvil.
+demo: $(if $(findstring --network,$(ARGS)),bootstrap,node)
+	APE_FOUNDRY_HOST=$(NODE_URL) PYTHONPATH=$(CURDIR)/tools/ape-clique:$(CURDIR) ape run demo $(ARGS)
 
 ## All tests: the contracts' forge invariants (bounded profile) and slither first, quick and about the
 ## contracts alone; then contracts on the in-process chain, services and end-to-end against real
-## anvil nodes. ARGS go to ape. The proof-of-authority tests run apart (`make test-poa`) until one
-## failure seen on a fresh clone is understood (a mint transaction mined with status 0).
-test: bootstrap
+## anvil nodes, and the proof-of-authority tests on 3-validator geth networks (tests/poa: ~3 min;
+## geth is built once first). ARGS go to ape.
+test: bootstrap geth
 	tools/forge test
 	tools/slither-check
-	ape test tests --ignore=tests/poa $(ARGS)
+	ape test tests $(ARGS)
 
-## The proof-of-authority tests on a 3-validator geth network (tests/poa; builds geth once).
+## The proof-of-authority tests alone (tests/poa, also in `make test`; builds geth once).
 test-poa: bootstrap geth
 	ape test tests/poa $(ARGS)
 

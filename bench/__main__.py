@@ -5,7 +5,7 @@ import time
 from bench import Figure
 
 SUITES = ["gas", "oracle", "relay", "viewer", "demo", "collective_check", "collective_allocate", "collective_bill",
-          "collective_commit", "governance", "collective_forecast"]
+          "collective_commit", "governance", "collective_forecast", "poa"]
 
 
 def main(names: list[str]) -> int:

@@ -22,6 +22,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.contract import Contract
 
 from daisee.config import ChainSettings
+from daisee.failover import FailoverHTTPProvider
 from daisee.files import write_atomic
 
 PRODUCER, CONSUMER, PROSUMER = 1, 2, 3  # IEnergyExchange.MeterKind
@@ -86,7 +87,8 @@ class Deployment(BaseModel):
 
 
 def connect(settings: ChainSettings) -> Web3:
-    w3 = Web3(Web3.HTTPProvider(settings.rpc_url, request_kwargs={"timeout": settings.request_timeout}))
+    """web3 over the settings' endpoints, failing over between them (daisee.failover)."""
+    w3 = Web3(FailoverHTTPProvider(settings.rpc_urls, request_kwargs={"timeout": settings.request_timeout}))
     # Transactions are signed here with the deployment's chain id (checked once in Community.open);
     # web3's validation middleware would ask the node for its chain id twice per transaction.
     w3.middleware_onion.remove("validation")
@@ -114,7 +116,8 @@ class Community:
         except Exception:  # node not up yet: the services start anyway and retry (chain id unchecked)
             chain_id = deployment.chain_id
         if chain_id != deployment.chain_id:
-            raise ValueError(f"{settings.rpc_url} is chain {chain_id}, but {settings.deployment} "
+            url = getattr(w3.provider, "endpoint_uri", settings.rpc_url)
+            raise ValueError(f"{url} is chain {chain_id}, but {settings.deployment} "
                              f"was deployed on chain {deployment.chain_id}")
         return cls(
             w3=w3,

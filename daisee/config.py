@@ -24,10 +24,26 @@ class ChainSettings(BaseModel):
     """Where the chain is and which deployment to use."""
 
     rpc_url: str = "http://127.0.0.1:8545"
+    # Further nodes of the same chain, tried in turn when the current one does not answer (a Pi's
+    # own node first, its neighbours' after it): see daisee.chain.FailoverHTTPProvider.
+    fallback_urls: list[str] = []
     deployment: Path = Path("deployments/local.json")
     request_timeout: float = Field(10.0, gt=0)
     poll_interval: float = Field(0.2, gt=0)
     confirmations: int = Field(0, ge=0)
+
+    @property
+    def rpc_urls(self) -> list[str]:
+        """Every endpoint, `rpc_url` first, each once."""
+        return list(dict.fromkeys([self.rpc_url, *self.fallback_urls]))
+
+    def rotated(self, index: int) -> "ChainSettings":
+        """The same endpoints starting at the `index`-th (round the list): services spread over a
+        network's nodes, each with the others as its fallbacks, as the Pis of a street would be."""
+        urls = self.rpc_urls
+        first = index % len(urls)
+        order = urls[first:] + urls[:first]
+        return self.model_copy(update={"rpc_url": order[0], "fallback_urls": order[1:]})
 
 
 class ServiceSettings(BaseSettings):

@@ -119,13 +119,17 @@ def local_time(timestamp: float) -> str:
 @click.option("--meters-per-oracle", type=click.IntRange(1, 120),
               help="meters read by one oracle (gateway); default 1 up to 20 members, else one per street of 50")
 @click.option("--account", "alias", help="ape account of the operator (needed off local networks)")
+@click.option("--fallback-url", "fallback_urls", multiple=True, metavar="URL",
+              help="another node of the same chain (repeatable): oracles, relays and the viewer spread over the "
+                   "network's nodes, each with the others as fallbacks")
 @click.option("--no-viewer", is_flag=True, help="do not serve the viewer (scripts, benchmarks)")
 @click.option("--port", default=8080, show_default=True, help="viewer port on 127.0.0.1")
 @click.option("--key", type=click.Choice(["default", "static", "multi-round"]), default="default", show_default=True,
               help="collective allocation key of the run's readings (static keys: equal shares)")
 @click.option("--workdir", default=str(REPO / ".daisee" / "demo"), show_default=True, type=click.Path(file_okay=False),
               help="run directory (replaced): deployment, oracle queues, relay boards, viewer db, summary.json")
-def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_viewer, port, key, workdir):
+def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, fallback_urls, no_viewer, port, key,
+        workdir):
     logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     logging.getLogger("ape").propagate = False  # ape prints its own lines
     phases = Phases()
@@ -140,8 +144,8 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
     deploy_governance(deployer, deployment, deployer.address, 86_400, 2 * 86_400, 86_400, 7 * 86_400, 20, 7_200,
                       hand_over=False)
     deployment.save(workdir / "deployment.json")
-    chain_settings = ChainSettings(rpc_url=chain.provider.uri, deployment=workdir / "deployment.json",
-                                   poll_interval=0.5)
+    chain_settings = ChainSettings(rpc_url=chain.provider.uri, fallback_urls=list(fallback_urls),
+                                   deployment=workdir / "deployment.json", poll_interval=0.5)
     phases.done("deploy")
     click.echo(f"contracts on {network.choice} (chain {deployment.chain_id}): token {deployment.token}, "
                f"exchange {deployment.exchange}")
@@ -158,7 +162,8 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, no_
 
     server = url = None
     if not no_viewer:
-        server, url = start_viewer(chain_settings, workdir / "viewer.sqlite", port, workdir / "collective")
+        # on the last node of the list: another node than the first street's services (ChainSettings.rotated)
+        server, url = start_viewer(chain_settings.rotated(-1), workdir / "viewer.sqlite", port, workdir / "collective")
         click.echo(f"viewer: {url} (live while the day runs)")
 
     sim = Simulation(chain_settings, plan, roster, workdir, step=step, controls_chain=dev)

@@ -106,7 +106,7 @@ class Simulation:
     def oracle_settings(self, oracle: int) -> OracleSettings:
         step = self.time.step
         return OracleSettings(
-            chain=self.chain, database=self.workdir / f"oracle-{oracle}.db", sample_interval=step,
+            chain=self.chain.rotated(oracle), database=self.workdir / f"oracle-{oracle}.db", sample_interval=step,
             meters=[
                 {"meter_id": self.meter_ids[m.index],
                  "driver": {"kind": "simulated", **m.driver, "utc_offset_hours": LOCAL_UTC_OFFSET_H,
@@ -124,7 +124,7 @@ class Simulation:
         channels = [c for m in consumers for c in (m.own_channel, *m.seller_channels)]
         folder = self.workdir / f"relay-{street}"
         return RelaySettings(
-            chain=self.chain, pins={c: c for c in channels}, state_file=folder / "state.json",
+            chain=self.chain.rotated(street), pins={c: c for c in channels}, state_file=folder / "state.json",
             board_file=self.board_file(street), transitions_file=folder / "transitions.jsonl",
             members={m.address: {"own_channel": m.own_channel,
                                  "sellers": {address[s]: c for s, c in zip(m.sellers, m.seller_channels)}}
@@ -135,11 +135,14 @@ class Simulation:
 
     def start_oracle(self, oracle: int) -> Oracle:
         # Each oracle is its own Pi: its own connection, key, queue database and meters.
-        return Oracle(self.oracle_settings(oracle), clock=self.time.clock, community=Community.open(self.chain),
+        # Each on its own node when the chain lists several (ChainSettings.rotated), the others its fallbacks.
+        settings = self.oracle_settings(oracle)
+        return Oracle(settings, clock=self.time.clock, community=Community.open(settings.chain),
                       account=self.plan.oracles[oracle])
 
     def start_relay(self, street: int) -> Relay:
-        relay = Relay(self.relay_settings(street), community=Community.open(self.chain))
+        settings = self.relay_settings(street)
+        relay = Relay(settings, community=Community.open(settings.chain))
         relay.start()
         return relay
 

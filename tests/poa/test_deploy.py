@@ -8,13 +8,14 @@ import pytest
 
 from tests.support import scenario
 from tests.support.anvil import CommunityAdmin
-from tests.support.geth import community, deploy, funded_account, poa
+from tests.support.geth import community, deploy, funded_account, poa, wait_deployed
 
 
 def test_deploy_then_a_purchase_settles_on_three_validators(poa_network, tmp_path, monkeypatch):
     node0, node1, _ = poa_network.nodes
     t0 = time.monotonic()
     out = deploy(node0.url, tmp_path / "daisee-poa.json", tmp_path / "ape")
+    wait_deployed(poa_network, out)  # node1 may be a block behind node0
     t1 = time.monotonic()
     admin = CommunityAdmin(community(node1.url, out))  # deployed through node0, used through node1
     monkeypatch.setattr(scenario, "funded_account", funded_account)  # no anvil_setBalance here

@@ -37,12 +37,13 @@ def dev_account(index: int):
 
 class AnvilNode:
     def __init__(self, workdir: Path, port: int | None = None, block_time: float | None = None,
-                 hardfork: str | None = None):
+                 hardfork: str | None = None, gas_limit: int | None = None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.block_time = block_time
         self.hardfork = hardfork  # e.g. "paris": a chain without Shanghai's PUSH0
+        self.gas_limit = gas_limit  # a block's gas limit (anvil's default: 30 M)
         self.state = self.workdir / "anvil-state.json"
         self.proc: subprocess.Popen | None = None
 
@@ -57,6 +58,8 @@ class AnvilNode:
             cmd += ["--block-time", str(self.block_time)]
         if self.hardfork:
             cmd += ["--hardfork", self.hardfork]
+        if self.gas_limit:
+            cmd += ["--gas-limit", str(self.gas_limit)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         w3 = Web3(Web3.HTTPProvider(self.url, request_kwargs={"timeout": 2}))
         deadline = time.monotonic() + 15
