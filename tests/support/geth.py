@@ -79,7 +79,7 @@ def deploy(url: str, out: Path, data_folder: Path, timeout: float = 180, ape_fix
     # the URI after the network name is ape's own shortcut for "this network, its node provider, there"
     args = ["run", "deploy", "--network", f"ethereum:daisee-poa:{url}", "--account", OPERATOR_ALIAS,
             "--redeploy", "--out", str(out)]
-    answers = f"y\n{passphrase}\ny\n" + "y\n" * 10  # sign, passphrase, stay unlocked, sign the rest
+    answers = f"y\n{passphrase}\ny\n" + "y\n" * 100  # sign, passphrase, stay unlocked, sign the rest
     ape = shutil.which("ape") or str(REPO / ".venv" / "bin" / "ape")
     # own session: no controlling terminal, so the passphrase prompt reads stdin, not /dev/tty
     done = subprocess.run([ape, *args], cwd=REPO, env=env, input=answers, capture_output=True, text=True,
