@@ -115,12 +115,16 @@ def live_server(tmp_path_factory, chain_settings, traded, grid_account):
 
     from tests.viewer.test_layers import FORECAST
 
-    from tests.viewer.references import reference
+    from tests.viewer.references import commit_root, past_period, reference
 
     workdir = tmp_path_factory.mktemp("live")
     (workdir / "forecast.json").write_text(json.dumps(FORECAST))
     (workdir / "references").mkdir()
-    (workdir / "references" / "buyer.json").write_text(json.dumps(reference(traded.buyer.address)))
+    admin = CommunityAdmin(Community.open(chain_settings))
+    period = past_period(admin.community)
+    own = reference(traded.buyer.address, period=period)
+    own["version"] = commit_root(admin, period, own["statement_root"])  # the buyer's root is on chain
+    (workdir / "references" / "buyer.json").write_text(json.dumps(own))
     (workdir / "references" / "seller.json").write_text(json.dumps(reference(traded.seller.address, tamper=True)))
     settings = ViewerSettings(chain=chain_settings, database=workdir / "v.sqlite", port=free_port(),
                               forecast=workdir / "forecast.json", references=workdir / "references")
@@ -129,7 +133,8 @@ def live_server(tmp_path_factory, chain_settings, traded, grid_account):
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:  # up, and the indexer has caught up with the session trades
         try:
-            if httpx.get(f"{url}/api/totals", timeout=1).json()["purchases"] >= 2:
+            if (httpx.get(f"{url}/api/totals", timeout=1).json()["purchases"] >= 2
+                    and httpx.get(f"{url}/api/periods", timeout=1).json()):
                 break
         except httpx.HTTPError:
             pass
