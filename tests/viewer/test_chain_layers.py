@@ -8,7 +8,9 @@ import os
 import time
 
 import pytest
+import schemathesis
 from eth_utils import keccak
+from hypothesis import HealthCheck, settings
 from fastapi.testclient import TestClient
 from playwright.sync_api import expect
 
@@ -25,6 +27,7 @@ from tests.viewer.conftest import sign_in
 from tests.viewer.references import past_period
 from tests.viewer.test_dashboard import browser, sign_in_by_pasting  # noqa: F401 - the module's browser fixture
 from tests.viewer.test_layers import statement
+from tests.viewer.test_schema import CHECKS
 from viewer.api import create_app
 from viewer.auth import Authenticator, contract_roles
 from viewer.indexer import Indexer
@@ -260,3 +263,30 @@ def test_a_reference_claiming_another_version_fails_against_the_root_on_chain(ch
     chain_page.click("#verifyProof")
     expect(chain_page.locator("#proofResult")).to_have_attribute("data-ok", "false")
     expect(chain_page.locator("#proofResult")).to_contain_text("committed on chain for period")
+
+
+# ------------------------------------------------------------------ schema (schemathesis), with data behind it
+
+
+@pytest.fixture(scope="module")
+def chain_schema(indexed, onchain, tmp_path_factory):
+    statements, references = onchain.files(tmp_path_factory.mktemp("chain-layers-schema"))
+    auth = Authenticator(contract_roles(onchain.community.exchange), "test.daisee")
+    return schemathesis.openapi.from_asgi(
+        "/openapi.json", create_app(indexed, auth, statements=statements, references=references))
+
+
+NEW_PATHS = r"^/api/(periods|rules|governance/proposals|me/votes|me/statement|me/reference|operator/statements/.*)$"
+schemathesis_schema = schemathesis.pytest.from_fixture("chain_schema").include(path_regex=NEW_PATHS)
+
+
+@schemathesis_schema.parametrize()
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+def test_the_new_endpoints_answer_a_member_by_the_schema(case, onchain, app):
+    case.call_and_validate(headers=sign_in(app, onchain.buyer), checks=CHECKS)
+
+
+@schemathesis_schema.parametrize()
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+def test_the_new_endpoints_answer_the_operator_by_the_schema(case, app):
+    case.call_and_validate(headers=sign_in(app, dev_account(0)), checks=CHECKS)
