@@ -300,7 +300,7 @@ class EventReader:
         )
         events = []
         for log in logs:
-            codec = self._codecs.get((Web3.to_checksum_address(log["address"]), bytes(log["topics"][0])))
+            codec = self._codecs.get((log["address"], bytes(log["topics"][0])))  # web3 checksums addresses
             if codec is None:  # a wanted signature emitted by another of the contracts
                 continue
             try:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
 import pytest
 import schemathesis
@@ -23,7 +22,7 @@ from governance.handover import Handover
 from governance.proposals import Action, execute, propose, queue, vote
 from tests.support.anvil import AnvilNode, CommunityAdmin, dev_account, free_port
 from tests.support.scenario import funded_account
-from tests.viewer.conftest import sign_in
+from tests.viewer.conftest import serving, sign_in
 from tests.viewer.references import past_period
 from tests.viewer.test_dashboard import browser, sign_in_by_pasting  # noqa: F401 - the module's browser fixture
 from tests.viewer.test_layers import statement
@@ -209,30 +208,14 @@ def test_the_operator_reads_a_members_statement(app, onchain):
 
 @pytest.fixture(scope="module")
 def chain_server(onchain, tmp_path_factory):
-    import httpx
-
-    from viewer.cli import serve_in_thread
     from viewer.settings import ViewerSettings
 
     workdir = tmp_path_factory.mktemp("chain-layers-live")
     statements, references = onchain.files(workdir, tamper_seller=True)
     settings = ViewerSettings(chain=onchain.settings, database=workdir / "v.sqlite", port=free_port(),
                               forecast=workdir / "none.json", statements=statements, references=references)
-    server, thread = serve_in_thread(settings)
-    url = f"http://127.0.0.1:{settings.port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:  # up, and the indexer has read the governance of the setup
-        try:
-            if len(httpx.get(f"{url}/api/governance/proposals", timeout=1).json()) == 2:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    else:
-        raise RuntimeError("viewer did not start or index in time")
-    yield url
-    server.stop()
-    thread.join(timeout=10)
+    with serving(settings, lambda get: len(get("/api/governance/proposals")) == 2) as url:
+        yield url  # up, and the indexer has read the governance of the setup
 
 
 @pytest.fixture
