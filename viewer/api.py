@@ -2,8 +2,10 @@
 
 Access layers: **public** endpoints give community aggregates, the forecast and a pseudonymised feed
 (no addresses, token amounts or channels: the chain is public, but the viewer does not make profiling
-members its front page); **member** endpoints need a bearer token from /api/auth/verify (Sign-In with
-Ethereum) and show only the caller's own meter, money and purchases; **operators** (the PMO / energy
+members its front page), plus what the community decided and committed: the periods on chain, the
+rule versions and the governance proposals with their tallies; **member** endpoints need a bearer
+token from /api/auth/verify (Sign-In with Ethereum) and show only the caller's own meter, money,
+purchases, statement and votes; **operators** (the PMO / energy
 provider: OPERATOR_ROLE on the exchange) see every member, open and skipped purchases and the events
 the indexer skipped; the **grid operator** (GRID_OPERATOR_ROLE on the exchange) sees meter data and
 the allocation, without prices or balances. Roles are read from the contract and re-checked. No
