@@ -251,7 +251,13 @@ def run() -> list[Figure]:
         from tests.viewer.references import reference
 
         (Path(tmp) / "references").mkdir()
-        (Path(tmp) / "references" / "member.json").write_text(json.dumps(reference(member.address)))
+        own = reference(member.address)
+        (Path(tmp) / "references" / "member.json").write_text(json.dumps(own))
+        # its root committed on chain (the browser compares the computed root with the indexed one)
+        root, block = bytes.fromhex(own["statement_root"][2:]), len(blocks)
+        store.apply([_event("PeriodCommitted", block, 0, period=own["period"], version=own["version"], inputsRoot=root,
+                            allocationRoot=root, statementRoot=root, rulesVersion=1, settlementTotal=0)],
+                    block, {block: f"0x{block:064x}"})
         process, url = start_server(database, operator.address)
         try:
             with httpx.Client(base_url=url, timeout=120) as client:

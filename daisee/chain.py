@@ -271,19 +271,24 @@ class EventReader:
     so it works the same against anvil, a PoA node or a load-balanced RPC)."""
 
     def __init__(self, community: Community, names: Iterable[str] | None = None,
-                 buyers: Iterable[str] | None = None):
+                 buyers: Iterable[str] | None = None, contracts: Iterable[str] = ()):
         """`buyers`: only events whose second indexed field is one of these addresses (the buyer of
-        BuyEnergy / PurchaseSettled), filtered by the node, so a relay reads its members' events only."""
+        BuyEnergy / PurchaseSettled), filtered by the node, so a relay reads its members' events only.
+        `contracts`: further deployed contracts by name (PeriodLedger, CommunityGovernor...) whose events
+        are read too. Codecs are keyed by (address, topic0): the same signature on two contracts (an
+        ERC20 and an ERC721 Transfer) is decoded by each contract's own ABI."""
         self.w3 = community.w3
         self._buyers = None if buyers is None else ["0x" + "00" * 12 + a.lower().removeprefix("0x") for a in buyers]
         wanted = set(names) if names is not None else None
-        self._by_topic: dict[bytes, EventCodec] = {}
-        for contract in (community.exchange, community.token):
+        self._codecs: dict[tuple[str, bytes], EventCodec] = {}
+        for contract in (community.exchange, community.token, *(community.contract(n) for n in contracts)):
             for item in contract.abi:
                 if item.get("type") != "event" or (wanted is not None and item["name"] not in wanted):
                     continue
-                self._by_topic[bytes(self.w3.keccak(text=_signature(item)))] = EventCodec(contract, item)
-        self._addresses = sorted({c.address for c in self._by_topic.values()})
+                topic = bytes(self.w3.keccak(text=_signature(item)))
+                self._codecs[(contract.address, topic)] = EventCodec(contract, item)
+        self._topics = sorted({topic for _, topic in self._codecs})
+        self._addresses = sorted({address for address, _ in self._codecs})
 
     def head(self) -> int:
         return self.w3.eth.block_number
@@ -292,14 +297,14 @@ class EventReader:
         """Every wanted event in [from_block, to_block], in chain order."""
         if to_block < from_block or self._buyers == []:
             return []
-        topics = [list(self._by_topic)] + ([None, self._buyers] if self._buyers is not None else [])
+        topics = [self._topics] + ([None, self._buyers] if self._buyers is not None else [])
         logs = self.w3.eth.get_logs(
             {"address": self._addresses, "fromBlock": from_block, "toBlock": to_block, "topics": topics}
         )
         events = []
         for log in logs:
-            codec = self._by_topic[bytes(log["topics"][0])]
-            if log["address"] != codec.address:
+            codec = self._codecs.get((log["address"], bytes(log["topics"][0])))  # web3 checksums addresses
+            if codec is None:  # a wanted signature emitted by another of the contracts
                 continue
             try:
                 args, error = codec.args(log), None

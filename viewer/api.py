@@ -2,8 +2,10 @@
 
 Access layers: **public** endpoints give community aggregates, the forecast and a pseudonymised feed
 (no addresses, token amounts or channels: the chain is public, but the viewer does not make profiling
-members its front page); **member** endpoints need a bearer token from /api/auth/verify (Sign-In with
-Ethereum) and show only the caller's own meter, money and purchases; **operators** (the PMO / energy
+members its front page), plus what the community decided and committed: the periods on chain, the
+rule versions and the governance proposals with their tallies; **member** endpoints need a bearer
+token from /api/auth/verify (Sign-In with Ethereum) and show only the caller's own meter, money,
+purchases, statement and votes; **operators** (the PMO / energy
 provider: OPERATOR_ROLE on the exchange) see every member, open and skipped purchases and the events
 the indexer skipped; the **grid operator** (GRID_OPERATOR_ROLE on the exchange) sees meter data and
 the allocation, without prices or balances. Roles are read from the contract and re-checked. No
@@ -236,27 +238,6 @@ class MemberHealth(BaseModel):
     complement_wh: int | None
 
 
-class StatementReference(BaseModel, extra="allow"):
-    """What ties a statement to the chain: the period's committed Merkle root and this member's salted
-    leaf with its proof (the leaf's fields come along as further keys)."""
-
-    period: str
-    version: int | str
-    root: str
-    salt: str
-    proof: list[str]
-
-
-class Statement(BaseModel, extra="allow"):
-    """A member's statement of a period as the billing job wrote it (`daisee-collective bill`: lines,
-    totals, due... as further keys); `reference` once the period is committed on chain."""
-
-    member: str
-    period: str
-    version: int
-    reference: StatementReference | None = Field(None, description="null until the period is committed")
-
-
 class ReferenceEntry(BaseModel):
     salt: str
     account: str
@@ -280,6 +261,99 @@ class Reference(BaseModel):
     leaf: str
     entry: ReferenceEntry
     proof: list[str]
+
+
+class Statement(BaseModel, extra="allow"):
+    """A member's statement of a period as the billing job wrote it (`daisee-collective bill`: lines,
+    totals, due... as further keys); `reference` (`daisee-collective commit`) once the period is
+    committed on chain."""
+
+    member: str
+    period: str
+    version: int
+    reference: Reference | None = Field(None, description="null until the period is committed")
+
+
+HEX32 = Field(pattern=r"^0x[0-9a-f]{64}$")
+
+
+class Period(BaseModel):
+    """One committed version of a period (PeriodCommitted) with what the settlement collected and paid."""
+
+    period: int = Field(description="YYYYMM")
+    version: int
+    inputs_root: str = HEX32
+    allocation_root: str = HEX32
+    statement_root: str = HEX32
+    rules_version: int
+    settlement_total: str = Field(description="token base units the statements of this version settle")
+    collected: str = Field(description="token base units collected so far (Collected events)")
+    paid: str = Field(description="token base units paid out so far (Paid events)")
+    superseded: bool = Field(description="a later version of the period was committed")
+    block_number: int
+    tx_hash: str
+
+
+class RuleVersion(BaseModel):
+    """A version of the community rules (RulesSet) and the first period it applies to."""
+
+    version: int
+    effective_period: int = Field(description="YYYYMM")
+    block_number: int
+    tx_hash: str
+
+
+ProposalState = Literal["pending", "active", "defeated", "closed", "queued", "executed", "canceled"]
+
+
+class Proposal(BaseModel):
+    """A governance proposal and its tallies from the indexed votes (one member, one vote)."""
+
+    proposal_id: str = Field(description="uint256, decimal")
+    proposer: str
+    description: str
+    vote_start: int = Field(description="unix seconds (the governor's timestamp clock)")
+    vote_end: int
+    votes_for: str
+    votes_against: str
+    votes_abstain: str
+    voters: int
+    state: ProposalState = Field(description=(
+        "from the indexed events and the chain time: pending (voting not open), active, defeated (closed "
+        "with no more for than against), closed (more for than against: succeeded if the quorum was met), "
+        "queued, executed, canceled"))
+    eta: int | None = Field(None, description="when a queued proposal can be executed, unix seconds")
+    block_number: int
+    tx_hash: str
+
+
+class Vote(BaseModel):
+    proposal_id: str
+    description: str | None
+    support: Literal["against", "for", "abstain"]
+    weight: str
+    reason: str
+    block_number: int
+    tx_hash: str
+
+
+SUPPORT = {0: "against", 1: "for", 2: "abstain"}
+
+
+def proposal_state(row: dict, now: int) -> tuple[str, int | None]:
+    """The state of an indexed proposal at `now` (OpenZeppelin Governor's order: canceled, executed,
+    queued, then by time), and its eta when queued."""
+    events = row["events"]
+    for kind in ("canceled", "executed"):
+        if kind in events:
+            return kind, events.get("queued")
+    if "queued" in events:
+        return "queued", events["queued"]
+    if now <= row["vote_start"]:
+        return "pending", None
+    if now <= row["vote_end"]:
+        return "active", None
+    return ("closed" if int(row["votes_for"]) > int(row["votes_against"]) else "defeated"), None
 
 
 class RelayStatus(BaseModel):
@@ -607,6 +681,28 @@ def create_app(
         total, rows = store.public_purchases(limit, offset)
         return PublicPurchasePage(total=total, limit=limit, offset=offset, items=rows)
 
+    @app.get("/api/periods", response_model=list[Period], tags=["public"])
+    def periods() -> list[dict]:
+        """Every period version committed on chain (PeriodLedger), newest first: its three roots, rules
+        version, settlement total and what CollectiveSettlement collected and paid for it. Empty when
+        the deployment has no ledger."""
+        return store.periods()
+
+    @app.get("/api/rules", response_model=list[RuleVersion], tags=["public"])
+    def rules() -> list[dict]:
+        """The community rule versions (CommunityRules) and the first period each applies to."""
+        return store.rule_versions()
+
+    @app.get("/api/governance/proposals", response_model=list[Proposal], tags=["public"])
+    def proposals() -> list[dict]:
+        """Governance proposals, newest first, with their tallies and state at the chain's time."""
+        now = max(int(time.time()), store.chain_time() or 0)
+        out = []
+        for row in store.proposals():
+            state, eta = proposal_state(row, now)
+            out.append({**{k: v for k, v in row.items() if k != "events"}, "state": state, "eta": eta})
+        return out
+
     @app.get("/api/forecast", response_model=Forecast, tags=["public"], responses=ERR_404)
     def get_forecast() -> Forecast:
         """Tomorrow's PV and load forecast with its p10-p90 band and the cheap local hours."""
@@ -776,20 +872,40 @@ def create_app(
         return Response(out.getvalue(), media_type="text/csv", headers={
             "Content-Disposition": f'attachment; filename="daisee-{session.address}.csv"'})
 
+    def reference_of(address: str) -> Reference | None:
+        """`address`'s statement reference of the latest committed period version (references dir)."""
+        found = []
+        for path in sorted(references.glob("*.json")) if references and references.is_dir() else []:
+            try:
+                reference = Reference.model_validate(json.loads(path.read_text()))
+            except ValueError as exc:
+                log.error("reference %s is unusable: %s", path, exc)
+                continue
+            if reference.entry.account.lower() == address.lower():
+                found.append(reference)
+        return max(found, key=lambda r: (r.period, r.version)) if found else None
+
     def statement_of(address: str) -> dict:
-        path = statements / f"{address}.json" if statements else None
+        """The statement the billing job wrote for the member whose latest reference names `address`
+        (statements are keyed by the member id, not the address), with that reference attached."""
+        reference = reference_of(address)
+        if reference is None:
+            raise HTTPException(404, f"no statement for {address} yet: no committed period names this account")
+        name = reference.entry.member
+        path = statements / f"{name}.json" if statements and "/" not in name and not name.startswith(".") else None
         if path is None or not path.is_file():
-            raise HTTPException(404, f"no statement for {address} yet: the billing job has not written one")
+            raise HTTPException(404, f"no statement for {address} yet: the billing job has not written {name}.json")
         try:
-            return Statement.model_validate(json.loads(path.read_text())).model_dump()
+            statement = Statement.model_validate({**json.loads(path.read_text()), "reference": reference.model_dump()})
         except ValueError as exc:
             log.error("statement %s is unusable: %s", path, exc)
             raise HTTPException(404, f"no usable statement for {address}: the file does not have the expected shape") from exc
+        return statement.model_dump()
 
     @app.get("/api/me/statement", response_model=Statement, tags=["members"], responses={**PRIVATE, **ERR_404})
     def my_statement(session: Viewer) -> dict:
         """The caller's latest statement with its Merkle reference (verify the proof against the root
-        committed on chain for its period)."""
+        committed on chain for its period: /api/periods)."""
         return statement_of(session.address)
 
     @app.get("/api/operator/statements/{address}", response_model=Statement, tags=["operators"],
@@ -802,18 +918,15 @@ def create_app(
     def my_reference(session: Viewer) -> Reference:
         """The caller's statement reference (leaf, salt, proof) of the latest committed period, for
         checking in the browser that its statement is in the root committed on chain."""
-        found = []
-        for path in sorted(references.glob("*.json")) if references and references.is_dir() else []:
-            try:
-                reference = Reference.model_validate(json.loads(path.read_text()))
-            except ValueError as exc:
-                log.error("reference %s is unusable: %s", path, exc)
-                continue
-            if reference.entry.account.lower() == session.address.lower():
-                found.append(reference)
-        if not found:
+        reference = reference_of(session.address)
+        if reference is None:
             raise HTTPException(404, "no statement reference for you yet: the period is not committed")
-        return max(found, key=lambda r: (r.period, r.version))
+        return reference
+
+    @app.get("/api/me/votes", response_model=list[Vote], tags=["members"], responses=PRIVATE)
+    def my_votes(session: Viewer) -> list[dict]:
+        """The caller's own governance votes, newest first."""
+        return [{**v, "support": SUPPORT[v["support"]]} for v in store.votes(session.address)]
 
     @app.get("/api/usage", response_model=list[Usage], tags=["members"], responses=PRIVATE)
     def usage(session: Viewer) -> list[dict]:

@@ -21,7 +21,11 @@ log = logging.getLogger("daisee.viewer.indexer")
 INDEXED_EVENTS = (
     "MeterRegistered", "MeterOracleChanged", "MeterDeactivated", "MeterReplaced", "MeterReading",
     "BuyEnergy", "PurchaseSettled", "PurchaseSkipped", "Deposited", "Withdrawn", "Transfer",
+    "PeriodCommitted", "RulesSet", "Collected", "Paid",
+    "ProposalCreated", "VoteCast", "ProposalQueued", "ProposalExecuted", "ProposalCanceled",
 )
+# Further contracts whose events are indexed when the deployment has them (older deployments have none).
+INDEXED_CONTRACTS = ("PeriodLedger", "CollectiveSettlement", "CommunityGovernor", "CommunityRules")
 # Blocks whose timestamp is fetched: those carrying events the live feed shows with a time.
 TIMED_EVENTS = {"BuyEnergy", "PurchaseSettled"}
 
@@ -36,7 +40,8 @@ class Indexer:
         reorg_depth: int = 64,
     ):
         self.store, self.community = store, community
-        self.reader = EventReader(community, INDEXED_EVENTS)
+        further = [name for name in INDEXED_CONTRACTS if name in community.deployment.contracts]
+        self.reader = EventReader(community, INDEXED_EVENTS, contracts=further)
         self.w3 = community.w3
         self.confirmations, self.batch_blocks, self.reorg_depth = confirmations, batch_blocks, reorg_depth
         self.start_block = community.deployment.deployed_block
@@ -65,12 +70,14 @@ class Indexer:
         end = min(target, cursor + self.batch_blocks)
         events = self.reader.fetch(cursor + 1, end)
         hashes = {e.block_number: e.block_hash for e in events}
-        hashes[end] = self._hash(end)
+        block = self._block(end)
+        hashes[end] = block["hash"].to_0x_hex() if block else None
         timestamps = {
             number: self.w3.eth.get_block(number)["timestamp"]
             for number in sorted({e.block_number for e in events if e.name in TIMED_EVENTS})
         }
-        for p in self.store.apply(events, end, hashes, timestamps, keep_blocks=self.reorg_depth):
+        for p in self.store.apply(events, end, hashes, timestamps, keep_blocks=self.reorg_depth,
+                                  chain_time=block["timestamp"] if block else None):
             log.error("skipped poison event %s at block %s log %s (tx %s), recorded for operators: %s",
                       p["name"], p["block_number"], p["log_index"], p["tx_hash"], p["error"])
         return end - cursor
@@ -92,11 +99,15 @@ class Indexer:
             if not advanced:
                 stop.wait(interval)
 
-    def _hash(self, number: int) -> str | None:
+    def _block(self, number: int):
         try:
-            return self.w3.eth.get_block(number)["hash"].to_0x_hex()
+            return self.w3.eth.get_block(number)
         except BlockNotFound:  # the chain got shorter in the reorg
             return None
+
+    def _hash(self, number: int) -> str | None:
+        block = self._block(number)
+        return block["hash"].to_0x_hex() if block else None
 
     def _repair_reorg(self, cursor: int) -> int:
         """If the chain no longer has our recent blocks, roll back to the newest one it still has;

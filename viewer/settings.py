@@ -32,7 +32,8 @@ class ViewerSettings(ServiceSettings):
     heavy_queue: int = Field(64, ge=1, le=10_000)
     # Tomorrow's forecast, written by the forecasting job (absent: /api/forecast answers 404).
     forecast: Path = Path(".daisee/forecast.json")
-    # Members' statements, written by the billing job: <statements>/<member address>.json.
+    # Members' statements, written by the billing job (`daisee-collective bill`): <statements>/<member id>.json,
+    # found through the member's reference (its entry.member).
     statements: Path = Path(".daisee/statements")
     # Members' statement references (`daisee-collective commit`'s references/*.json: leaf, salt, proof).
     references: Path = Path(".daisee/commit/references")

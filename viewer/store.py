@@ -31,8 +31,9 @@ COUNTERS = ("purchases", "open_purchases", "bought_wh", "delivered_wh", "volume"
 
 # Bumped when the layout changes: the store only mirrors the chain, so an older one is dropped and
 # indexed again (version 2: Wh as decimal text, poison_events; 3: members' balances in the exchange,
-# meter replacements; 4: the collective allocation; 5: pre-aggregated steps and counters).
-SCHEMA_VERSION = 5
+# meter replacements; 4: the collective allocation; 5: pre-aggregated steps and counters; 6: periods on
+# chain, rule versions, governance proposals and votes, settlement moves).
+SCHEMA_VERSION = 6
 # Width of the pre-aggregated community steps (seconds): series with a bucket that is a multiple of it
 # read the `steps` table (one row per step) instead of every reading.
 STEP = 300
@@ -86,6 +87,31 @@ CREATE TABLE IF NOT EXISTS steps (
     t INTEGER PRIMARY KEY, produced_wh TEXT NOT NULL, consumed_wh TEXT NOT NULL, soc_sum INTEGER NOT NULL,
     readings INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS periods (
+    period INTEGER NOT NULL, version INTEGER NOT NULL, inputs_root TEXT NOT NULL, allocation_root TEXT NOT NULL,
+    statement_root TEXT NOT NULL, rules_version INTEGER NOT NULL, settlement_total TEXT NOT NULL,
+    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, tx_hash TEXT NOT NULL,
+    PRIMARY KEY (period, version));
+CREATE TABLE IF NOT EXISTS rule_versions (
+    version INTEGER PRIMARY KEY, effective_period INTEGER NOT NULL, block_number INTEGER NOT NULL,
+    log_index INTEGER NOT NULL, tx_hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS proposals (
+    proposal_id TEXT PRIMARY KEY, proposer TEXT NOT NULL, description TEXT NOT NULL, vote_start INTEGER NOT NULL,
+    vote_end INTEGER NOT NULL, block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, tx_hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS proposal_events (
+    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, proposal_id TEXT NOT NULL, kind TEXT NOT NULL,
+    eta INTEGER, PRIMARY KEY (block_number, log_index));
+CREATE INDEX IF NOT EXISTS proposal_events_id ON proposal_events (proposal_id);
+CREATE TABLE IF NOT EXISTS votes (
+    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, proposal_id TEXT NOT NULL, voter TEXT NOT NULL,
+    support INTEGER NOT NULL, weight TEXT NOT NULL, reason TEXT NOT NULL, tx_hash TEXT NOT NULL,
+    PRIMARY KEY (block_number, log_index));
+CREATE INDEX IF NOT EXISTS votes_proposal ON votes (proposal_id);
+CREATE INDEX IF NOT EXISTS votes_voter ON votes (voter);
+CREATE TABLE IF NOT EXISTS settlement_moves (
+    block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, period INTEGER NOT NULL, version INTEGER NOT NULL,
+    account TEXT NOT NULL, kind TEXT NOT NULL, amount TEXT NOT NULL, PRIMARY KEY (block_number, log_index));
+CREATE INDEX IF NOT EXISTS settlement_moves_period ON settlement_moves (period, version);
 CREATE TABLE IF NOT EXISTS poison_events (
     block_number INTEGER NOT NULL, log_index INTEGER NOT NULL, tx_hash TEXT, name TEXT, args TEXT, error TEXT,
     PRIMARY KEY (block_number, log_index));
@@ -119,6 +145,13 @@ def _decimal(value) -> str:
     """A uint of any width as the decimal text of its column; anything but an integer is the event's
     fault (str() would store "None" and break every later sum)."""
     return str(operator.index(value))
+
+
+def _hex32(value) -> str:
+    """A bytes32 as 0x-hex (what the browser compares its computed root with)."""
+    if not isinstance(value, (bytes, bytearray)) or len(value) != 32:
+        raise ValueError(f"{value!r} is not a bytes32")
+    return "0x" + bytes(value).hex()
 
 
 def _json_text(value) -> str:
@@ -234,6 +267,7 @@ class Store:
         block_hashes: dict[int, str],
         timestamps: dict[int, int] | None = None,
         keep_blocks: int = 64,
+        chain_time: int | None = None,
     ) -> list[dict[str, Any]]:
         """Write one indexed range: its events, the hashes of its blocks, and the new cursor. An event
         that cannot be written is recorded in `poison_events` instead (once, however often its range
@@ -249,8 +283,15 @@ class Store:
                 "DELETE FROM blocks WHERE number NOT IN (SELECT number FROM blocks ORDER BY number DESC LIMIT ?)",
                 (keep_blocks,),
             )
+            if chain_time is not None:  # the cursor block's timestamp: the governor's clock
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('chain_time', ?)", (str(chain_time),))
             self._set_cursor(db, cursor, changed=bool(events))
         return poisoned
+
+    def chain_time(self) -> int | None:
+        """Timestamp of the last indexed block (None before the first range)."""
+        row = self._one("SELECT value FROM meta WHERE key = 'chain_time'")
+        return int(row["value"]) if row else None
 
     @staticmethod
     def _refresh_steps(db: sqlite3.Connection, steps: set[int]) -> None:
@@ -281,7 +322,8 @@ class Store:
             steps = {r[0] for r in db.execute(
                 "SELECT DISTINCT (timestamp / ?) * ? FROM readings WHERE block_number > ?", (STEP, STEP, fork))}
             for table in ("meters", "oracle_changes", "readings", "purchases", "skips", "transfers", "balance_moves",
-                          "replacements", "poison_events", "blocks"):
+                          "replacements", "periods", "rule_versions", "proposals", "proposal_events", "votes",
+                          "settlement_moves", "poison_events", "blocks"):
                 column = "number" if table == "blocks" else "block_number"
                 db.execute(f"DELETE FROM {table} WHERE {column} > ?", (fork,))
             db.execute("UPDATE meters SET deactivated_block = NULL WHERE deactivated_block > ?", (fork,))
@@ -546,6 +588,52 @@ class Store:
         keys = ("spent", "paid", "refunded", "fees", "earned", "bought_wh", "delivered_wh", "sold_wh")
         return [{"day": day, **{k: values.get(k, 0) for k in keys}} for day, values in sorted(rows.items())]
 
+    # ------------------------------------------------------------------ queries: periods and governance
+
+    def periods(self) -> list[dict[str, Any]]:
+        """Every committed period version, newest period first, with what the settlement collected and
+        paid for it; `superseded` when a later version of the same period was committed."""
+        return self._rows(
+            """SELECT p.period, p.version, p.inputs_root, p.allocation_root, p.statement_root, p.rules_version,
+                      p.settlement_total, p.block_number, p.tx_hash,
+                      COALESCE((SELECT bigsum(amount) FROM settlement_moves s WHERE s.period = p.period
+                                AND s.version = p.version AND s.kind = 'collected'), '0') AS collected,
+                      COALESCE((SELECT bigsum(amount) FROM settlement_moves s WHERE s.period = p.period
+                                AND s.version = p.version AND s.kind = 'paid'), '0') AS paid,
+                      EXISTS (SELECT 1 FROM periods q WHERE q.period = p.period AND q.version > p.version)
+                          AS superseded
+               FROM periods p ORDER BY p.period DESC, p.version DESC""")
+
+    def rule_versions(self) -> list[dict[str, Any]]:
+        return self._rows("SELECT version, effective_period, block_number, tx_hash FROM rule_versions ORDER BY version")
+
+    def proposals(self) -> list[dict[str, Any]]:
+        """Every proposal, newest first, with its tallies (sum of the indexed votes' weights) and what
+        happened to it (queued with its eta, executed, canceled)."""
+        rows = self._rows(
+            """SELECT p.proposal_id, p.proposer, p.description, p.vote_start, p.vote_end, p.block_number, p.tx_hash,
+                      COALESCE((SELECT bigsum(weight) FROM votes v WHERE v.proposal_id = p.proposal_id
+                                AND v.support = 1), '0') AS votes_for,
+                      COALESCE((SELECT bigsum(weight) FROM votes v WHERE v.proposal_id = p.proposal_id
+                                AND v.support = 0), '0') AS votes_against,
+                      COALESCE((SELECT bigsum(weight) FROM votes v WHERE v.proposal_id = p.proposal_id
+                                AND v.support = 2), '0') AS votes_abstain,
+                      (SELECT COUNT(*) FROM votes v WHERE v.proposal_id = p.proposal_id) AS voters
+               FROM proposals p ORDER BY p.block_number DESC, p.log_index DESC""")
+        events: dict[str, dict[str, Any]] = {}
+        for e in self._rows("SELECT proposal_id, kind, eta FROM proposal_events ORDER BY block_number, log_index"):
+            events.setdefault(e["proposal_id"], {})[e["kind"]] = e["eta"]
+        for row in rows:
+            row["events"] = events.get(row["proposal_id"], {})
+        return rows
+
+    def votes(self, voter: str) -> list[dict[str, Any]]:
+        """`voter`'s votes, newest first, with the proposal's description."""
+        return self._rows(
+            """SELECT v.proposal_id, v.support, v.weight, v.reason, v.block_number, v.tx_hash, p.description
+               FROM votes v LEFT JOIN proposals p ON p.proposal_id = v.proposal_id
+               WHERE v.voter = ? ORDER BY v.block_number DESC, v.log_index DESC""", (voter,))
+
     # ------------------------------------------------------------------ queries: operators
 
     def poison_events(self, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
@@ -745,3 +833,55 @@ class _EventWriter:
             (e.block_number, e.log_index, a["from"], a["to"], _decimal(a["value"])),
         )
 
+
+    # governance, periods and settlement (only indexed when the deployment has these contracts)
+
+    def _PeriodCommitted(self, e: ChainEvent, a: dict) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO periods VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (a["period"], a["version"], _hex32(a["inputsRoot"]), _hex32(a["allocationRoot"]),
+             _hex32(a["statementRoot"]), a["rulesVersion"], _decimal(a["settlementTotal"]), e.block_number,
+             e.log_index, e.tx_hash),
+        )
+
+    def _RulesSet(self, e: ChainEvent, a: dict) -> None:
+        self.db.execute("INSERT OR REPLACE INTO rule_versions VALUES (?, ?, ?, ?, ?)",
+                        (a["version"], a["effectiveFromPeriod"], e.block_number, e.log_index, e.tx_hash))
+
+    def _ProposalCreated(self, e: ChainEvent, a: dict) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO proposals VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (_decimal(a["proposalId"]), a["proposer"], str(a["description"]), operator.index(a["voteStart"]),
+             operator.index(a["voteEnd"]), e.block_number, e.log_index, e.tx_hash),
+        )
+
+    def _proposal_event(self, e: ChainEvent, a: dict, kind: str, eta: int | None = None) -> None:
+        self.db.execute("INSERT OR REPLACE INTO proposal_events VALUES (?, ?, ?, ?, ?)",
+                        (e.block_number, e.log_index, _decimal(a["proposalId"]), kind, eta))
+
+    def _ProposalQueued(self, e: ChainEvent, a: dict) -> None:
+        self._proposal_event(e, a, "queued", operator.index(a["etaSeconds"]))
+
+    def _ProposalExecuted(self, e: ChainEvent, a: dict) -> None:
+        self._proposal_event(e, a, "executed")
+
+    def _ProposalCanceled(self, e: ChainEvent, a: dict) -> None:
+        self._proposal_event(e, a, "canceled")
+
+    def _VoteCast(self, e: ChainEvent, a: dict) -> None:
+        if a["support"] not in (0, 1, 2):
+            raise ValueError(f"support {a['support']} is not 0 (against), 1 (for) or 2 (abstain)")
+        self.db.execute("INSERT OR REPLACE INTO votes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (e.block_number, e.log_index, _decimal(a["proposalId"]), a["voter"], a["support"],
+                         _decimal(a["weight"]), str(a["reason"]), e.tx_hash))
+
+    def _settlement(self, e: ChainEvent, a: dict, kind: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO settlement_moves VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (e.block_number, e.log_index, a["period"], a["version"], a["account"], kind,
+                         _decimal(a["amount"])))
+
+    def _Collected(self, e: ChainEvent, a: dict) -> None:
+        self._settlement(e, a, "collected")
+
+    def _Paid(self, e: ChainEvent, a: dict) -> None:
+        self._settlement(e, a, "paid")

@@ -2,6 +2,8 @@
 the real app; members sign in with their own keys, the operator with the deployer key."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from eth_account.messages import encode_defunct
 from fastapi.testclient import TestClient
@@ -100,45 +102,58 @@ def chain(own_node):
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory, chain_settings, traded, grid_account):
+def live_server(tmp_path_factory, chain_settings, traded, grid_account, viewer_admin):
     """The real `daisee-viewer serve` app (indexer thread included) on a loopback port (after every
     session fixture its pages need: ape re-creates module fixtures when a session one appears)."""
-    import time
-
-    import httpx
-
     from tests.support.anvil import free_port
-    from viewer.cli import serve_in_thread
     from viewer.settings import ViewerSettings
 
     import json
 
     from tests.viewer.test_layers import FORECAST
 
-    from tests.viewer.references import reference
+    from tests.viewer.references import commit_root, past_period, reference
 
     workdir = tmp_path_factory.mktemp("live")
     (workdir / "forecast.json").write_text(json.dumps(FORECAST))
     (workdir / "references").mkdir()
-    (workdir / "references" / "buyer.json").write_text(json.dumps(reference(traded.buyer.address)))
+    period = past_period(viewer_admin.community)
+    own = reference(traded.buyer.address, period=period)
+    own["version"] = commit_root(viewer_admin, period, own["statement_root"])  # the buyer's root is on chain
+    (workdir / "references" / "buyer.json").write_text(json.dumps(own))
     (workdir / "references" / "seller.json").write_text(json.dumps(reference(traded.seller.address, tamper=True)))
     settings = ViewerSettings(chain=chain_settings, database=workdir / "v.sqlite", port=free_port(),
                               forecast=workdir / "forecast.json", references=workdir / "references")
+    with serving(settings, lambda get: get("/api/totals")["purchases"] >= 2 and get("/api/periods")) as url:
+        yield url  # up, and the indexer has caught up with the session trades and the committed root
+
+
+@contextmanager
+def serving(settings, ready):
+    """The real `daisee-viewer serve` app in a thread, once `ready(get)` is true (get: path -> JSON)."""
+    import time
+
+    import httpx
+
+    from viewer.cli import serve_in_thread
+
     server, thread = serve_in_thread(settings)
     url = f"http://127.0.0.1:{settings.port}"
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:  # up, and the indexer has caught up with the session trades
+    while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/api/totals", timeout=1).json()["purchases"] >= 2:
+            if ready(lambda path: httpx.get(f"{url}{path}", timeout=1).json()):
                 break
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     else:
         raise RuntimeError("viewer did not start or index in time")
-    yield url
-    server.stop()
-    thread.join(timeout=10)
+    try:
+        yield url
+    finally:
+        server.stop()
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -131,31 +131,46 @@ def test_the_operator_sees_relay_states(store, auth, tmp_path, operator_headers,
     assert relays["street-2/state.json"]["readable"] is False
 
 
-def statement(address: str) -> dict:
-    return {"member": address, "role": "consumer", "period": "2026-11", "version": 1, "lines": [], "reference": {
-        "period": "2026-11", "version": 1, "root": "0x" + "ab" * 32, "salt": "0x" + "cd" * 32,
-        "proof": ["0x" + "ef" * 32], "leaf_local_wh": 800}}
+def statement(member: str) -> dict:
+    """A statement as `daisee-collective bill` writes it (statements/<member>.json, keyed by member id)."""
+    return {"member": member, "role": "consumer", "period": "2026-11", "version": 1,
+            "lines": [{"label": "local energy", "kwh": "0.8", "ttc": "0.12"}], "totals": {}, "due": {"pmo": "0.12"},
+            "local_net_cents": -12, "local_debit_cents": 12, "local_credit_cents": 0}
+
+
+def bill_and_references(tmp_path, traded, bills=True):
+    """statements/<member>.json for the buyer and seller and references/ naming their accounts."""
+    from tests.viewer.references import reference
+
+    statements, references = tmp_path / "statements", tmp_path / "references"
+    statements.mkdir()
+    references.mkdir()
+    for member, name in ((traded.buyer, "meter-b"), (traded.seller, "meter-s")):
+        ref = reference(member.address)
+        ref["entry"]["member"] = name
+        (references / f"{name}.json").write_text(json.dumps(ref))
+        if bills:
+            (statements / f"{name}.json").write_text(json.dumps(statement(name)))
+    return statements, references
 
 
 @pytest.fixture
 def statements_app(store, auth, tmp_path, traded):
-    folder = tmp_path / "statements"
-    folder.mkdir()
-    for member in (traded.buyer, traded.seller):
-        (folder / f"{member.address}.json").write_text(json.dumps(statement(member.address)))
-    with TestClient(create_app(store, auth, statements=folder)) as client:
+    statements, references = bill_and_references(tmp_path, traded)
+    with TestClient(create_app(store, auth, statements=statements, references=references)) as client:
         yield client
 
 
-def test_a_member_reads_its_own_statement(statements_app, buyer_headers, traded):
+def test_a_member_reads_its_own_statement_by_its_reference(statements_app, buyer_headers, traded):
     own = statements_app.get("/api/me/statement", headers=buyer_headers).json()
-    assert own["member"] == traded.buyer.address and own["reference"]["leaf_local_wh"] == 800
+    assert own["member"] == "meter-b" and own["lines"][0]["kwh"] == "0.8"
+    assert own["reference"]["entry"]["account"] == traded.buyer.address and own["reference"]["proof"]
 
 
 def test_only_the_operator_reads_another_members_statement(statements_app, buyer_headers, operator_headers, traded):
     path = f"/api/operator/statements/{traded.seller.address}"
     assert statements_app.get(path, headers=buyer_headers).status_code == 403
-    assert statements_app.get(path, headers=operator_headers).json()["member"] == traded.seller.address
+    assert statements_app.get(path, headers=operator_headers).json()["member"] == "meter-s"
 
 
 def test_no_statement_is_a_clear_404(client, buyer_headers):
@@ -163,13 +178,11 @@ def test_no_statement_is_a_clear_404(client, buyer_headers):
     assert reply.status_code == 404 and "no statement" in reply.json()["detail"]
 
 
-def test_a_statement_not_yet_committed_has_no_reference(store, auth, tmp_path, buyer_headers, traded):
-    folder = tmp_path / "statements"
-    folder.mkdir()
-    uncommitted = {k: v for k, v in statement(traded.buyer.address).items() if k != "reference"}
-    (folder / f"{traded.buyer.address}.json").write_text(json.dumps(uncommitted))
-    with TestClient(create_app(store, auth, statements=folder)) as client:
-        assert client.get("/api/me/statement", headers=buyer_headers).json()["reference"] is None
+def test_a_reference_without_its_bill_is_a_clear_404(store, auth, tmp_path, buyer_headers, traded):
+    statements, references = bill_and_references(tmp_path, traded, bills=False)
+    with TestClient(create_app(store, auth, statements=statements, references=references)) as client:
+        reply = client.get("/api/me/statement", headers=buyer_headers)
+    assert reply.status_code == 404 and "meter-b.json" in reply.json()["detail"]
 
 
 def test_a_member_gets_its_own_latest_reference_only(store, auth, tmp_path, buyer_headers, seller_headers, traded):

@@ -269,6 +269,7 @@ async function loadLayer() {
       card("Fees", tokens(summary.fees), "to the community"));
     fillTable("daily", daily.slice().reverse().map((d) => el("tr", {}, td(day(d.day)), td(tokens(d.spent), "num"), td(tokens(d.paid), "num"),
       td(tokens(d.refunded), "num"), td(tokens(d.fees), "num"), td(tokens(d.earned), "num"), td(d.bought_wh, "num"), td(d.sold_wh, "num"))));
+    await loadStatement();
   }
   if (layer === "operator") {
     const [members, open, skips, relays] = await Promise.all([api("/api/operator/members"), api("/api/operator/purchases/open?limit=20"),
@@ -291,10 +292,13 @@ async function loadLayer() {
 // The statement's Merkle proof, checked here with the vendored ethers (OpenZeppelin StandardMerkleTree:
 // leaf = keccak256(keccak256(abi.encode(entry))), each pair hashed in sorted order) up to the root.
 const STATEMENT_TYPES = ["bytes32", "address", "bytes32", "uint256", "uint256", "bytes32"];
+// Then the computed root is compared with the statement root the indexer read from the ledger's
+// PeriodCommitted event for that period and version (/api/periods): the reference file alone could
+// carry any root.
 async function verifyStatement() {
   const out = document.getElementById("proofResult");
-  let r;
-  try { r = await api("/api/me/reference"); } catch (e) { out.dataset.ok = ""; out.textContent = e.message; return; }
+  let r, periods;
+  try { [r, periods] = await Promise.all([api("/api/me/reference"), api("/api/periods")]); } catch (e) { out.dataset.ok = ""; out.textContent = e.message; return; }
   const started = performance.now();
   const e = r.entry;
   const encoded = ethers.AbiCoder.defaultAbiCoder().encode(STATEMENT_TYPES, [e.salt, e.account, e.member_id, e.debit, e.credit, e.statement]);
@@ -302,12 +306,53 @@ async function verifyStatement() {
   let node = leaf;
   for (const sibling of r.proof) node = ethers.keccak256(ethers.concat(BigInt(node) < BigInt(sibling) ? [node, sibling] : [sibling, node]));
   const ms = performance.now() - started;
-  const ok = leaf === r.leaf.toLowerCase() && node === r.statement_root.toLowerCase();
-  out.dataset.ok = String(ok);
+  const onChain = periods.find((p) => p.period === r.period && p.version === r.version);
+  let failure = null;
+  if (leaf !== r.leaf.toLowerCase()) failure = "the entry does not hash to its leaf";
+  else if (node !== r.statement_root.toLowerCase()) failure = "the proof does not lead to the reference's root";
+  else if (!onChain) failure = `period ${r.period} version ${r.version} is not committed on chain (not indexed yet)`;
+  else if (node !== onChain.statement_root) failure = `the computed root ${short(node)} is not the root ${short(onChain.statement_root)} committed on chain for period ${r.period} v${r.version}`;
+  out.dataset.ok = String(!failure);
   out.dataset.ms = ms.toFixed(2);
-  out.textContent = ok
-    ? `Verified in this browser in ${ms.toFixed(1)} ms: your period ${r.period} (v${r.version}) statement is in root ${short(node)}; compare it with the root the ledger${r.ledger ? ` ${short(r.ledger)}` : ""} holds for that period.`
-    : `Does NOT verify: ${leaf !== r.leaf.toLowerCase() ? "the entry does not hash to its leaf" : "the proof does not lead to the root"}.`;
+  out.textContent = failure ? `Does NOT verify: ${failure}.`
+    : `Verified in this browser in ${ms.toFixed(1)} ms: your period ${r.period} (v${r.version}) statement is in root ${short(node)}, the root committed on chain in block ${onChain.block_number}${onChain.superseded ? " (superseded by a later version)" : ""}.`;
+}
+
+// ---------------------------------------------------------------- periods, governance, statement
+
+const PROPOSAL_STATES = { closed: "closed: more for than against" };
+async function loadChainPanels() {
+  const [periods, proposals, rules] = await Promise.all([api("/api/periods"), api("/api/governance/proposals"), api("/api/rules")]);
+  fillTable("periods", periods.map((p) => el("tr", p.superseded ? { class: "superseded" } : {}, td(p.period), td(p.superseded ? `v${p.version} (superseded)` : `v${p.version}`),
+    el("td", { class: "addr", title: p.statement_root }, short(p.statement_root)), td(p.rules_version),
+    td(tokens(p.settlement_total), "num"), td(tokens(p.collected), "num"), td(tokens(p.paid), "num"))));
+  document.getElementById("periodsEmpty").hidden = periods.length > 0;
+  fillTable("proposals", proposals.map((p) => el("tr", {}, el("td", { title: `#${p.proposal_id} by ${p.proposer}` }, p.description.split("\n")[0]),
+    el("td", {}, el("span", { class: `badge ${p.state}`, title: PROPOSAL_STATES[p.state] || p.state }, p.state)),
+    td(p.votes_for, "num"), td(p.votes_against, "num"), td(p.votes_abstain, "num"))));
+  document.getElementById("proposalsEmpty").hidden = proposals.length > 0;
+  const last = rules[rules.length - 1];
+  document.getElementById("rulesHint").textContent = last ? `Rules v${last.version}, in force from period ${last.effective_period} (${rules.length} versions).` : "";
+}
+
+async function loadStatement() {
+  const hint = document.getElementById("statementHint");
+  try {
+    const s = await api("/api/me/statement");
+    hint.textContent = `period ${s.period}, v${s.version}`;
+    fillTable("statementLines", (s.lines || []).map((l) => el("tr", {}, td(l.label), td(`${l.quantity ?? "–"} ${l.unit ?? ""}`, "num"),
+      td(l.unit_price, "num"), td(l.amount, "num"), td(l.payee))));
+    const due = Object.entries(s.due || {}).map(([who, amount]) => `${amount} € to ${who}`).join(", ");
+    const totals = Object.entries(s.totals || {}).map(([who, t]) => `${who}: ${t.ttc} € TTC`).join(", ");
+    document.getElementById("statementTotals").textContent = [totals && `Totals ${totals}`, due && `due now ${due}`].filter(Boolean).join(" · ");
+  } catch (e) {
+    hint.textContent = e.status === 404 ? "none yet" : e.message;
+    fillTable("statementLines", []);
+    document.getElementById("statementTotals").textContent = "";
+  }
+  const votes = await api("/api/me/votes");
+  fillTable("myVotes", votes.length ? votes.map((v) => el("tr", {}, el("td", { title: `#${v.proposal_id}` }, (v.description || v.proposal_id).split("\n")[0]),
+    td(v.support), td(v.reason || "–"), td(v.block_number))) : [el("tr", {}, td("no vote yet"))]);
 }
 
 async function downloadCsv(event) {
@@ -410,9 +455,9 @@ async function start() {
   document.getElementById("txPrev").addEventListener("click", () => { state.txOffset = Math.max(0, state.txOffset - PAGE); loadTables(); });
   document.getElementById("txNext").addEventListener("click", () => { state.txOffset += PAGE; loadTables(); });
   showFeed(await api("/api/feed?limit=30"));
-  await Promise.all([loadTotals(), loadSeries(), loadStatus(), loadForecast(), restoreSession()]);
+  await Promise.all([loadTotals(), loadSeries(), loadStatus(), loadForecast(), loadChainPanels(), restoreSession()]);
   connectLive();
-  setInterval(() => { loadTotals(); loadSeries(); loadStatus(); }, 15000);
+  setInterval(() => { loadTotals(); loadSeries(); loadStatus(); loadChainPanels(); }, 15000);
   setInterval(loadStatus, 5000);
 }
 
