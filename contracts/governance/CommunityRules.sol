@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {AccessControlDefaultAdminRules} from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 
 import {ICommunityRules} from "../../interfaces/ICommunityRules.sol";
+import {Periods} from "../libraries/Periods.sol";
 
 /// @title DAISEE collective self-consumption rules
 /// @notice See ICommunityRules. DEFAULT_ADMIN_ROLE (the governance timelock after hand-over) sets
@@ -97,19 +98,9 @@ contract CommunityRules is ICommunityRules, AccessControlDefaultAdminRules {
     }
 
     /// @inheritdoc ICommunityRules
-    /// @dev Civil date from days since 1970-01-01 (H. Hinnant's `civil_from_days`), valid for any
-    /// date after 1970 shifted by the offset.
+    /// @dev The month of the timestamp shifted by the offset (Periods: days to civil date).
     function periodOf(uint256 timestamp) public view returns (uint32) {
-        int256 local = int256(timestamp) + utcOffsetSeconds;
-        uint256 z = uint256(local) / 1 days + 719_468; // a timestamp is >= 14 h in on every chain
-        uint256 era = z / 146_097;
-        uint256 doe = z - era * 146_097;
-        uint256 yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-        uint256 doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        uint256 mp = (5 * doy + 2) / 153;
-        uint256 month = mp < 10 ? mp + 3 : mp - 9;
-        uint256 year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-        return uint32(year * 100 + month);
+        return Periods.ofTimestamp(uint256(int256(timestamp) + utcOffsetSeconds)); // a timestamp is >= 14 h in on every chain
     }
 
     // ------------------------------------------------------------ internals
