@@ -29,7 +29,7 @@ from daisee.cli import LOG_FORMAT
 from daisee.config import ChainSettings
 from daisee.keys import load_signer
 from scripts.deploy import deploy, deploy_governance
-from simulation.collective import allocate_run, forecast_run, period_run
+from simulation.collective import allocate_run, allocation_steps, forecast_run, period_run
 from viewer.store import Store
 from simulation.community import dev_chain, establish, plan_community
 from simulation.outcome import read_outcome, table
@@ -90,7 +90,7 @@ def start_viewer(chain_settings: ChainSettings, database: Path, port: int, colle
     settings = ViewerSettings(chain=chain_settings, database=database, port=port,
                               statements=collective / "bill" / "statements",
                               references=collective / "commitment" / "references",
-                              forecast=collective / "forecast" / "forecast.json")
+                              forecast=collective / "forecast" / "forecast.json", collective_dir=collective)
     if port == 0:
         with socket.socket() as free:
             free.bind(("127.0.0.1", 0))
@@ -175,6 +175,7 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, fal
     shares, allocation = allocate_run(community, roster, step, workdir / "collective", key)
     outcome.with_allocation(shares)
     Store(workdir / "viewer.sqlite").set_allocation(shares)  # the served viewer shows it too
+    Store(workdir / "viewer.sqlite").set_allocation_steps(allocation_steps(allocation, roster))
     period = period_run(community, operator, roster, allocation, workdir / "collective")
     forecast = forecast_run(workdir / "collective" / "forecast")
     phases.done("collective")

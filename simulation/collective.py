@@ -8,6 +8,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from eth_account.signers.local import LocalAccount
 
@@ -58,6 +59,19 @@ def allocate_run(community: Community, members: list[Member], step_s: int, out: 
             "complement_wh": round(1000 * row["complement"]),
         }
     return shares, result
+
+
+def allocation_steps(allocation: Allocation, members: list[Member]) -> list[tuple[str, int, int, int]]:
+    """The allocation per step and member, for the viewer (`Store.set_allocation_steps`): (owner address,
+    step end as a Unix timestamp, local Wh, complement Wh), consumers named "<meter id>:consumption"."""
+    owner = {m.meter_id: m.plan.address for m in members}
+    addresses = np.array([owner[int(c.split(":")[0])] for c in allocation.consumers], dtype=object)
+    ends = np.asarray((allocation.index - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1), dtype=np.int64)
+    local = np.rint(1000 * allocation.autocons).astype(np.int64)
+    complement = np.rint(1000 * allocation.complement).astype(np.int64)
+    steps, consumers = local.shape
+    return list(zip(np.tile(addresses, steps).tolist(), np.repeat(ends, consumers).tolist(),
+                    local.ravel().tolist(), complement.ravel().tolist()))
 
 
 def _key(name: str, consumers: tuple[str, ...]):

@@ -48,6 +48,38 @@ MAX_TIME = 2**40 - 1  # uint40, as the contract stores timestamps
 # ------------------------------------------------------------------------------------ models
 
 
+class AllocationStep(BaseModel):
+    """One step of a member's collective allocation (collective/allocate, run by the PMO, not on chain)."""
+    t: int = Field(description="the step's end (Unix time, s)")
+    local_wh: int = Field(description="local energy allocated to the member's consumption in the step (Wh)")
+    complement_wh: int = Field(description="the rest of its consumption, delivered by its supplier (Wh)")
+
+
+class ConformityFlag(BaseModel):
+    code: str = Field(description="what collective check found (GAP, SPIKE, ...)")
+    instant: str = Field(description="end of the flagged interval (UTC, ISO 8601)")
+    value: float | None = Field(None, description="the reading flagged (kWh), none for a gap")
+    severity: str
+    file: str = ""
+    row: int = 0
+
+
+class ConformityDay(BaseModel):
+    meter: str = Field(description='"<meter id>:consumption" or "<meter id>:production"')
+    day: date
+    expected: int = Field(description="intervals the day should have")
+    present: int = Field(description="intervals read")
+    filled: int = Field(description="intervals estimated")
+    status: str = Field(description="OK, ESTIMATED or NOT_BILLABLE")
+    flags: list[ConformityFlag]
+
+
+class Conformity(BaseModel):
+    """The collective check report of the period (PMO and grid operator)."""
+    billable: bool = Field(description="every meter-day is OK or ESTIMATED")
+    days: list[ConformityDay]
+
+
 class Page(BaseModel):
     total: int
     limit: int
@@ -589,6 +621,7 @@ def create_app(
     relay_states: list[Path] = (),
     statements: Path | None = None,
     references: Path | None = None,
+    collective_dir: Path | None = None,
     heavy_workers: int = 2,
     heavy_queue: int = 64,
     closing: threading.Event | None = None,
@@ -999,4 +1032,62 @@ def create_app(
                  "local_wh": allocation.get(m["meter_id"], {}).get("local_wh"),
                  "complement_wh": allocation.get(m["meter_id"], {}).get("complement_wh")} for m in store.meters()]
 
+    @app.get("/api/me/allocation", response_model=list[AllocationStep], tags=["members"], responses=PRIVATE)
+    def my_allocation(
+        session: Viewer,
+        start: Annotated[Time, Query(alias="from")] = None,
+        end: Annotated[Time, Query(alias="to")] = None,
+    ) -> list[dict]:
+        """The caller's collective allocation per step ending in [from, to] (default: the whole period)."""
+        start, end = time_range(store, 0 if start is None else start, MAX_TIME if end is None else end)
+        return store.allocation_steps(session.address, start, end)
+
+    @app.get("/api/allocation/{address}", response_model=list[AllocationStep], tags=["grid"], responses=ROLE_ONLY)
+    def allocation_of(
+        session: Grid,
+        address: Annotated[str, ADDRESS_PATH],
+        start: Annotated[Time, Query(alias="from")] = None,
+        end: Annotated[Time, Query(alias="to")] = None,
+    ) -> list[dict]:
+        """Any member's collective allocation per step (grid operator and PMO)."""
+        start, end = time_range(store, 0 if start is None else start, MAX_TIME if end is None else end)
+        return store.allocation_steps(checksum(address), start, end)
+
+    def collective_file(name: str) -> Path:
+        if collective_dir is None:
+            raise HTTPException(404, f"no collective folder configured (collective_dir): no {name}")
+        path = Path(collective_dir) / name
+        if not path.is_file():
+            raise HTTPException(404, f"no {name} yet: the PMO's collective run has not written it")
+        return path
+
+    @app.get("/api/collective/conformity", response_model=Conformity, tags=["grid"], responses={**ROLE_ONLY, **ERR_404})
+    def conformity(
+        session: Grid,
+        meter: Annotated[str | None, Query(max_length=64, description='"<meter id>:consumption" or ":production"')] = None,
+        day: Annotated[date | None, Query(description="one UTC day (YYYY-MM-DD)")] = None,
+    ) -> Conformity:
+        """The conformity report of the period (collective check): each meter-day with its status and flags."""
+        path = collective_file("conformity.json")
+        try:
+            report = Conformity.model_validate_json(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise HTTPException(404, "no usable conformity report: conformity.json does not have the expected shape") from exc
+        report.days = [d for d in report.days if (meter is None or d.meter == meter) and (day is None or d.day == day)]
+        return report
+
+    @app.get("/api/collective/keys.csv", tags=["grid"], response_class=Response, responses={
+        200: {"content": {"text/csv": {}}, "description": "the grid operator's allocation key file"},
+        **ROLE_ONLY, **ERR_404})
+    def keys_csv(session: Grid) -> Response:
+        """The allocation key file sent to the grid operator (per step and consumer, kWh)."""
+        path = collective_file("keys.csv")
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            raise HTTPException(404, f"keys.csv is unreadable: {exc.strerror}") from exc
+        return Response(body, media_type="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="keys.csv"'})
+
     return app
+

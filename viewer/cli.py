@@ -57,7 +57,7 @@ def build_app(settings: ViewerSettings) -> FastAPI:
             thread.join(timeout=10)
 
     return create_app(store, auth, poll_interval=settings.chain.poll_interval, lifespan=lifespan,
-                      forecast=settings.forecast, statements=settings.statements, references=settings.references, relay_states=settings.relay_states, heavy_workers=settings.heavy_workers, heavy_queue=settings.heavy_queue)
+                      forecast=settings.forecast, statements=settings.statements, references=settings.references, collective_dir=settings.collective_dir, relay_states=settings.relay_states, heavy_workers=settings.heavy_workers, heavy_queue=settings.heavy_queue)
 
 
 class Server(uvicorn.Server):

@@ -37,6 +37,9 @@ class ViewerSettings(ServiceSettings):
     statements: Path = Path(".daisee/statements")
     # Members' statement references (`daisee-collective commit`'s references/*.json: leaf, salt, proof).
     references: Path = Path(".daisee/commit/references")
+    # The PMO's collective folder (`conformity.json` from collective check, `keys.csv` for the grid
+    # operator): absent, /api/collective/* answer 404.
+    collective_dir: Path | None = None
     # State files of the relays the PMO follows (relay `state_file`s reachable from this host).
     relay_states: list[Path] = []
     # Run the indexer inside the API process (off when a separate `daisee-viewer index` runs beside it).

@@ -32,8 +32,8 @@ COUNTERS = ("purchases", "open_purchases", "bought_wh", "delivered_wh", "volume"
 # Bumped when the layout changes: the store only mirrors the chain, so an older one is dropped and
 # indexed again (version 2: Wh as decimal text, poison_events; 3: members' balances in the exchange,
 # meter replacements; 4: the collective allocation; 5: pre-aggregated steps and counters; 6: periods on
-# chain, rule versions, governance proposals and votes, settlement moves).
-SCHEMA_VERSION = 6
+# chain, rule versions, governance proposals and votes, settlement moves; 7: the allocation per step).
+SCHEMA_VERSION = 7
 # Width of the pre-aggregated community steps (seconds): series with a bucket that is a multiple of it
 # read the `steps` table (one row per step) instead of every reading.
 STEP = 300
@@ -83,6 +83,9 @@ CREATE TABLE IF NOT EXISTS replacements (
     PRIMARY KEY (block_number, log_index));
 CREATE TABLE IF NOT EXISTS allocations (
     member TEXT PRIMARY KEY, own_use_wh TEXT NOT NULL, local_wh TEXT NOT NULL, complement_wh TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS allocation_steps (
+    member TEXT NOT NULL, t INTEGER NOT NULL, local_wh INTEGER NOT NULL, complement_wh INTEGER NOT NULL,
+    PRIMARY KEY (member, t));
 CREATE TABLE IF NOT EXISTS steps (
     t INTEGER PRIMARY KEY, produced_wh TEXT NOT NULL, consumed_wh TEXT NOT NULL, soc_sum INTEGER NOT NULL,
     readings INTEGER NOT NULL);
@@ -230,6 +233,20 @@ class Store:
                            [(member, _decimal(s["own_use_wh"]), _decimal(s["local_wh"]), _decimal(s["complement_wh"]))
                             for member, s in shares.items()])
             self._set_cursor(db, self.cursor() or 0)  # a new store version: the cached aggregates change
+
+    def set_allocation_steps(self, rows: Iterable[tuple[str, int, int, int]]) -> None:
+        """The collective allocation per step: (member address, step end timestamp, local Wh, complement Wh)
+        rows (simulation.collective.allocation_steps). Replaces the previous ones."""
+        with self.connection() as db:
+            db.execute("DELETE FROM allocation_steps")
+            db.executemany("INSERT INTO allocation_steps VALUES (?, ?, ?, ?)",
+                           [(m, int(t), int(local), int(complement)) for m, t, local, complement in rows])
+            self._set_cursor(db, self.cursor() or 0)
+
+    def allocation_steps(self, member: str, start: int, end: int) -> list[dict[str, Any]]:
+        """A member's allocation per step ending in [start, end], oldest first."""
+        return self._rows("SELECT t, local_wh, complement_wh FROM allocation_steps WHERE member = ? AND t BETWEEN ? AND ? "
+                          "ORDER BY t", (member, start, end))
 
     def version(self) -> int:
         """Bumped by every range that wrote events (or a rollback): what the caches of whole-table
