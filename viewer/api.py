@@ -55,6 +55,28 @@ class AllocationStep(BaseModel):
     complement_wh: int = Field(description="the rest of its consumption, delivered by its supplier (Wh)")
 
 
+class Flows(BaseModel):
+    """Where a member's energy came from and went over [from, to]. Sums that hold:
+    consumed_wh = own_use_wh + from_network_wh and produced_wh = own_use_wh + exported_wh."""
+    start: int = Field(alias="from", description="range start (Unix time, s)")
+    end: int = Field(alias="to", description="range end (Unix time, s)")
+    readings: int = Field(description="the member's meter readings timed in the range")
+    produced_wh: int = Field(description="its PV production: Σ produced Wh of those readings")
+    consumed_wh: int = Field(description="its consumption: Σ consumed Wh of those readings")
+    own_use_wh: int = Field(description="own PV used at home: Σ over readings of min(produced, consumed)")
+    from_network_wh: int = Field(description="consumption not covered by its own PV: consumed_wh - own_use_wh")
+    exported_wh: int = Field(description="production not used at home: produced_wh - own_use_wh")
+    soc_change_permille: int | None = Field(
+        description="battery: state of charge at the last reading minus at the first (‰), none without readings")
+    bought_wh: int = Field(description="bought from neighbours: delivered Wh of its purchases settled in the range")
+    sold_wh: int = Field(description="sold to neighbours: delivered Wh of its sales settled in the range")
+    allocation_steps: int = Field(description="steps of the collective allocation ending in the range")
+    local_wh: int = Field(description="the collective allocation's local share over those steps (Wh)")
+    complement_wh: int = Field(description="the allocation's grid complement (its supplier) over those steps (Wh)")
+
+    model_config = {"populate_by_name": True}
+
+
 class ConformityFlag(BaseModel):
     code: str = Field(description="what collective check found (GAP, SPIKE, ...)")
     instant: str = Field(description="end of the flagged interval (UTC, ISO 8601)")
@@ -1052,6 +1074,16 @@ def create_app(
         """Any member's collective allocation per step (grid operator and PMO)."""
         start, end = time_range(store, 0 if start is None else start, MAX_TIME if end is None else end)
         return store.allocation_steps(checksum(address), start, end)
+
+    @app.get("/api/me/flows", response_model=Flows, response_model_by_alias=True, tags=["members"], responses=PRIVATE)
+    def my_flows(
+        session: Viewer,
+        start: Annotated[Time, Query(alias="from")] = None,
+        end: Annotated[Time, Query(alias="to")] = None,
+    ) -> dict:
+        """Where the caller's energy came from and went over [from, to] (default: the last day of readings)."""
+        start, end = time_range(store, start, end)
+        return store.flows(session.address, start, end)
 
     def collective_file(name: str) -> Path:
         if collective_dir is None:

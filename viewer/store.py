@@ -248,6 +248,36 @@ class Store:
         return self._rows("SELECT t, local_wh, complement_wh FROM allocation_steps WHERE member = ? AND t BETWEEN ? AND ? "
                           "ORDER BY t", (member, start, end))
 
+    def flows(self, address: str, start: int, end: int) -> dict[str, Any]:
+        """Where a member's energy came from and went over readings, settlements and allocation steps
+        timed in [start, end] (see viewer.api.Flows for each figure)."""
+        readings = self.db().execute(
+            """SELECT r.produced_delta, r.consumed_delta, r.soc_permille FROM readings r JOIN meters m USING (meter_id)
+               WHERE m.owner = ? AND r.timestamp BETWEEN ? AND ? ORDER BY r.timestamp, r.seq""",
+            (address, start, end)).fetchall()
+        produced = [int(r[0]) for r in readings]
+        consumed = [int(r[1]) for r in readings]
+        own_use = sum(map(min, produced, consumed))
+        soc = [r[2] for r in readings]
+        trade = self._one(
+            """SELECT COALESCE(bigsum(CASE WHEN buyer = ? THEN delivered_wh END), '0') AS bought,
+                      COALESCE(bigsum(CASE WHEN seller = ? THEN delivered_wh END), '0') AS sold
+               FROM purchases WHERE (buyer = ? OR seller = ?) AND settled_at BETWEEN ? AND ?""",
+            (address, address, address, address, start, end))
+        allocation = self._one(
+            """SELECT COALESCE(SUM(local_wh), 0) AS local_wh, COALESCE(SUM(complement_wh), 0) AS complement_wh,
+                      COUNT(*) AS steps FROM allocation_steps WHERE member = ? AND t BETWEEN ? AND ?""",
+            (address, start, end))
+        return {
+            "from": start, "to": end, "readings": len(readings),
+            "produced_wh": sum(produced), "consumed_wh": sum(consumed), "own_use_wh": own_use,
+            "from_network_wh": sum(consumed) - own_use, "exported_wh": sum(produced) - own_use,
+            "soc_change_permille": soc[-1] - soc[0] if soc else None,
+            "bought_wh": int(trade["bought"]), "sold_wh": int(trade["sold"]),
+            "allocation_steps": allocation["steps"], "local_wh": allocation["local_wh"],
+            "complement_wh": allocation["complement_wh"],
+        }
+
     def version(self) -> int:
         """Bumped by every range that wrote events (or a rollback): what the caches of whole-table
         aggregates are keyed on, so that a new empty block does not recompute them."""

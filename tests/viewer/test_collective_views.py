@@ -119,3 +119,25 @@ def test_an_unreadable_conformity_report_is_a_404(store, auth, grid_account, tmp
     with TestClient(create_app(store, auth, collective_dir=tmp_path)) as client:
         reply = client.get("/api/collective/conformity", headers=sign_in(client, grid_account))
     assert reply.status_code == 404 and "expected shape" in reply.json()["detail"]
+
+
+def test_a_members_flows_add_up_against_its_readings(app_client, headers, store, traded):
+    flows = app_client.get("/api/me/flows", params={"from": 0, "to": 2**40 - 1}, headers=headers["buyer"]).json()
+    rows = store._rows("SELECT produced_delta, consumed_delta FROM readings r JOIN meters m USING (meter_id) "
+                       "WHERE m.owner = ?", (traded.buyer.address,))
+    produced, consumed = (sum(int(r[k]) for r in rows) for k in ("produced_delta", "consumed_delta"))
+    assert (flows["produced_wh"], flows["consumed_wh"]) == (produced, consumed)
+    assert flows["consumed_wh"] == flows["own_use_wh"] + flows["from_network_wh"]
+    assert flows["produced_wh"] == flows["own_use_wh"] + flows["exported_wh"]
+
+
+def test_a_members_flows_carry_its_settled_purchases_and_allocation(app_client, headers, store, traded):
+    flows = app_client.get("/api/me/flows", params={"from": 0, "to": 2**40 - 1}, headers=headers["buyer"]).json()
+    delivered = sum(int(p["delivered_wh"] or 0) for p in store._rows(
+        "SELECT delivered_wh FROM purchases WHERE buyer = ? AND settled_at IS NOT NULL", (traded.buyer.address,)))
+    assert flows["bought_wh"] == delivered and flows["sold_wh"] == 0
+    assert (flows["local_wh"], flows["complement_wh"], flows["allocation_steps"]) == (120, 120, 2)
+
+
+def test_the_public_is_refused_flows(app_client):
+    assert app_client.get("/api/me/flows").status_code == 401
