@@ -122,8 +122,14 @@ def live_server(tmp_path_factory, chain_settings, traded, grid_account, viewer_a
     own["version"] = commit_root(viewer_admin, period, own["statement_root"])  # the buyer's root is on chain
     (workdir / "references" / "buyer.json").write_text(json.dumps(own))
     (workdir / "references" / "seller.json").write_text(json.dumps(reference(traded.seller.address, tamper=True)))
+    from tests.viewer.test_collective_views import KEYS, REPORT
+
+    (workdir / "collective").mkdir()
+    (workdir / "collective" / "conformity.json").write_text(json.dumps(REPORT))
+    (workdir / "collective" / "keys.csv").write_text(KEYS)
     settings = ViewerSettings(chain=chain_settings, database=workdir / "v.sqlite", port=free_port(),
-                              forecast=workdir / "forecast.json", references=workdir / "references")
+                              forecast=workdir / "forecast.json", references=workdir / "references",
+                              collective_dir=workdir / "collective")
     with serving(settings, lambda get: get("/api/totals")["purchases"] >= 2 and get("/api/periods")) as url:
         yield url  # up, and the indexer has caught up with the session trades and the committed root
 

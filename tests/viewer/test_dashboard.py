@@ -78,6 +78,24 @@ def test_a_members_main_page(page, traded):
     shot(page, "member")
 
 
+def test_a_members_energy_flows_panel_renders(page, traded):
+    sign_in_by_pasting(page, traded.buyer.account)
+    expect(page.locator("#flows tbody tr")).to_have_count(10)
+    page.select_option("#flowRange", "2592000")
+    expect(page.locator("#flows tr[data-flow='consumed_wh'] td.num")).not_to_have_text("–")
+    expect(page.locator("#collectivePanel")).to_be_hidden()
+
+
+def test_the_grid_operator_sees_the_flagged_conformity_days(page, grid_account):
+    sign_in_by_pasting(page, grid_account)
+    expect(page.locator("#collectivePanel")).to_be_visible()
+    expect(page.locator("#conformityDays tbody tr")).to_have_count(1)  # the OK day without flags is left out
+    expect(page.locator("#conformityDays tbody tr").first).to_contain_text("GAP ×1")
+    with page.expect_download() as download:
+        page.click("#keysCsv")
+    assert download.value.suggested_filename == "keys.csv"
+
+
 def test_a_member_verifies_its_statement_proof_in_the_browser(page, traded):
     sign_in_by_pasting(page, traded.buyer.account)
     page.click("#verifyProof")

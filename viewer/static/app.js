@@ -256,6 +256,7 @@ async function loadLayer() {
   document.getElementById("memberPanel").hidden = !state.me || layer === "grid";
   document.getElementById("operatorPanel").hidden = layer !== "operator";
   document.getElementById("gridPanel").hidden = layer !== "grid";
+  document.getElementById("collectivePanel").hidden = layer !== "grid" && layer !== "operator";
   document.getElementById("csv").hidden = !state.me;
   if (!state.me) return;
   if (layer !== "grid") {
@@ -270,7 +271,9 @@ async function loadLayer() {
     fillTable("daily", daily.slice().reverse().map((d) => el("tr", {}, td(day(d.day)), td(tokens(d.spent), "num"), td(tokens(d.paid), "num"),
       td(tokens(d.refunded), "num"), td(tokens(d.fees), "num"), td(tokens(d.earned), "num"), td(d.bought_wh, "num"), td(d.sold_wh, "num"))));
     await loadStatement();
+    await loadFlows();
   }
+  if (layer === "grid" || layer === "operator") await loadConformity();
   if (layer === "operator") {
     const [members, open, skips, relays] = await Promise.all([api("/api/operator/members"), api("/api/operator/purchases/open?limit=20"),
       api("/api/operator/skips?limit=20"), api("/api/operator/relays")]);
@@ -287,6 +290,48 @@ async function loadLayer() {
     fillTable("gridMeters", meters.map((m) => el("tr", {}, td(`#${m.meter_id}`), td(kinds[m.kind] || m.kind), td(m.active ? "yes" : "no"),
       td(stamp(m.last_seen)), td(kwh(m.produced_wh), "num"), td(kwh(m.consumed_wh), "num"), td(kwh(m.local_wh), "num"), td(kwh(m.complement_wh), "num"))));
   }
+}
+
+// Where the member's energy came from and went over the chosen range (/api/me/flows documents each figure).
+const FLOWS = [["produced_wh", "Produced", "my PV production"], ["own_use_wh", "Own PV used at home", "production consumed behind my meter"],
+  ["exported_wh", "Exported", "production not used at home"], ["sold_wh", "Sold to neighbours", "delivered in my settled sales"],
+  ["consumed_wh", "Consumed", "my consumption"], ["from_network_wh", "From the network", "consumption my PV did not cover"],
+  ["bought_wh", "Bought from neighbours", "delivered in my settled purchases"], ["local_wh", "Collective: local share", "allocated by the community's key"],
+  ["complement_wh", "Collective: grid complement", "delivered by my supplier"]];
+
+async function loadFlows() {
+  const span = Number(document.getElementById("flowRange").value);
+  const to = Math.floor(Date.now() / 1000);
+  const flows = await api(`/api/me/flows?from=${Math.max(0, to - span)}&to=${to}`);
+  const rows = FLOWS.map(([key, label, note]) => el("tr", { "data-flow": key }, td(label), td(kwh(flows[key]), "num"), td(note)));
+  const soc = flows.soc_change_permille;
+  rows.push(el("tr", { "data-flow": "soc_change_permille" }, td("Battery"), td(soc == null ? "–" : `${soc > 0 ? "+" : ""}${soc / 10} %`, "num"), td("state of charge change")));
+  fillTable("flows", rows);
+}
+
+async function loadConformity() {
+  const empty = document.getElementById("conformityEmpty");
+  try {
+    const report = await api("/api/collective/conformity");
+    const flagged = report.days.filter((d) => d.flags.length || d.status !== "OK");
+    const codes = (flags) => Object.entries(flags.reduce((n, f) => ({ ...n, [f.code]: (n[f.code] || 0) + 1 }), {})).map(([c, k]) => `${c} ×${k}`).join(", ");
+    fillTable("conformityDays", flagged.map((d) => el("tr", {}, td(d.meter), td(d.day), td(d.status), td(`${d.present} / ${d.expected}`, "num"), td(codes(d.flags)))));
+    empty.hidden = flagged.length > 0;
+    empty.textContent = `${report.days.length} meter-days, all OK`;
+  } catch (error) {
+    fillTable("conformityDays", []);
+    empty.hidden = false;
+    empty.textContent = error.message;
+  }
+}
+
+async function downloadKeys(event) {
+  event.preventDefault();
+  const reply = await fetch("/api/collective/keys.csv", { headers: { Authorization: `Bearer ${state.token}` } });
+  if (!reply.ok) { document.getElementById("conformityEmpty").textContent = `key file: ${reply.status}`; return; }
+  const link = el("a", { href: URL.createObjectURL(await reply.blob()), download: "keys.csv" });
+  link.click();
+  URL.revokeObjectURL(link.href);
 }
 
 // The statement's Merkle proof, checked here with the vendored ethers (OpenZeppelin StandardMerkleTree:
@@ -451,6 +496,8 @@ async function start() {
     document.getElementById("pasteMessage").value, document.getElementById("pasteSignature").value.trim())));
   document.getElementById("signout").addEventListener("click", signOut);
   document.getElementById("csv").addEventListener("click", downloadCsv);
+  document.getElementById("keysCsv").addEventListener("click", downloadKeys);
+  document.getElementById("flowRange").addEventListener("change", () => loadFlows());
   document.getElementById("verifyProof").addEventListener("click", () => verifyStatement());
   document.getElementById("txPrev").addEventListener("click", () => { state.txOffset = Math.max(0, state.txOffset - PAGE); loadTables(); });
   document.getElementById("txNext").addEventListener("click", () => { state.txOffset += PAGE; loadTables(); });
