@@ -3,6 +3,8 @@ operator, no input gives a 5xx, and every answer conforms to the schema (status 
 content type, body shape)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -13,6 +15,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from tests.viewer.test_collective_views import KEYS, REPORT
 from viewer.api import create_app
 
 # The SSE stream never ends by design; it is exercised by the browser test instead.
@@ -22,8 +25,11 @@ BOUNDED = settings(max_examples=8, deadline=None, suppress_health_check=list(Hea
 
 
 @pytest.fixture(scope="module")
-def api_schema(store, auth):
-    return schemathesis.openapi.from_asgi("/openapi.json", create_app(store, auth))
+def api_schema(store, auth, tmp_path_factory):
+    collective = tmp_path_factory.mktemp("collective")  # so that the conformity and key file answer 200 too
+    (collective / "conformity.json").write_text(json.dumps(REPORT))
+    (collective / "keys.csv").write_text(KEYS)
+    return schemathesis.openapi.from_asgi("/openapi.json", create_app(store, auth, collective_dir=collective))
 
 
 @schema.parametrize()
@@ -42,3 +48,9 @@ def test_a_member_gets_no_5xx_and_schema_conformant_answers(case, buyer_headers)
 @BOUNDED
 def test_the_operator_gets_no_5xx_and_schema_conformant_answers(case, operator_headers):
     case.call_and_validate(headers=operator_headers, checks=CHECKS)
+
+
+@schema.parametrize()
+@BOUNDED
+def test_the_grid_operator_gets_no_5xx_and_schema_conformant_answers(case, grid_headers):
+    case.call_and_validate(headers=grid_headers, checks=CHECKS)
