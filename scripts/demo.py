@@ -174,8 +174,9 @@ def cli(network, members, days, seed, speed, step, meters_per_oracle, alias, fal
     phases.done("summary")
     shares, allocation = allocate_run(community, roster, step, workdir / "collective", key)
     outcome.with_allocation(shares)
-    Store(workdir / "viewer.sqlite").set_allocation(shares)  # the served viewer shows it too
-    Store(workdir / "viewer.sqlite").set_allocation_steps(allocation_steps(allocation, roster))
+    store = Store(workdir / "viewer.sqlite")  # the served viewer shows the allocation too
+    store.set_allocation(shares)
+    store.set_allocation_steps(allocation_steps(allocation, roster))
     period = period_run(community, operator, roster, allocation, workdir / "collective")
     forecast = forecast_run(workdir / "collective" / "forecast")
     phases.done("collective")

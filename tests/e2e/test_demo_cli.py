@@ -14,6 +14,7 @@ import pytest
 from daisee.chain import Community, EventReader
 from daisee.config import ChainSettings
 from tests.support.anvil import AnvilNode, free_port
+from viewer.store import Store
 
 
 @pytest.fixture
@@ -64,6 +65,12 @@ def test_demo_runs_a_day_prints_the_summary_and_serves_the_viewer(node, tmp_path
     for m in summary["per_member"]:
         assert abs(m["own_use_wh"] + m["local_wh"] + m["complement_wh"] - m["consumed_wh"]) <= 2, m
     assert 0 < sum(m["local_wh"] for m in summary["per_member"]) <= totals["produced_wh"]
+    # ... and the viewer keeps it per step: each member's steps add up to its period total (each step
+    # rounded to the Wh on its own)
+    store = Store(workdir / "viewer.sqlite")
+    for m in summary["per_member"]:
+        steps = store.allocation_steps(m["address"], 0, 2**40)
+        assert abs(sum(s["local_wh"] for s in steps) - m["local_wh"]) <= len(steps) / 2, m
     assert json.loads((workdir / "collective" / "conformity.json").read_text())["days"]
     assert (workdir / "collective" / "keys.csv").read_text().startswith("Horodate;")
     for phase in ("deploy", "community", "simulation", "summary", "total"):
