@@ -67,7 +67,8 @@ class Flows(BaseModel):
     from_network_wh: int = Field(description="consumption not covered by its own PV: consumed_wh - own_use_wh")
     exported_wh: int = Field(description="production not used at home: produced_wh - own_use_wh")
     soc_change_permille: int | None = Field(
-        description="battery: state of charge at the last reading minus at the first (‰), none without readings")
+        description="battery: state of charge at the last reading minus at the first (‰, summed over its meters), "
+                    "none without readings")
     bought_wh: int = Field(description="bought from neighbours: delivered Wh of its purchases settled in the range")
     sold_wh: int = Field(description="sold to neighbours: delivered Wh of its sales settled in the range")
     allocation_steps: int = Field(description="steps of the collective allocation ending in the range")

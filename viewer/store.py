@@ -252,13 +252,16 @@ class Store:
         """Where a member's energy came from and went over readings, settlements and allocation steps
         timed in [start, end] (see viewer.api.Flows for each figure)."""
         readings = self.db().execute(
-            """SELECT r.produced_delta, r.consumed_delta, r.soc_permille FROM readings r JOIN meters m USING (meter_id)
-               WHERE m.owner = ? AND r.timestamp BETWEEN ? AND ? ORDER BY r.timestamp, r.seq""",
+            """SELECT r.produced_delta, r.consumed_delta, r.soc_permille, r.meter_id FROM readings r
+               JOIN meters m USING (meter_id) WHERE m.owner = ? AND r.timestamp BETWEEN ? AND ? ORDER BY r.seq""",
             (address, start, end)).fetchall()
         produced = [int(r[0]) for r in readings]
         consumed = [int(r[1]) for r in readings]
         own_use = sum(map(min, produced, consumed))
-        soc = [r[2] for r in readings]
+        first, last = {}, {}  # state of charge per meter at its first and last reading in the range
+        for r in readings:
+            first.setdefault(r[3], r[2])
+            last[r[3]] = r[2]
         trade = self._one(
             """SELECT COALESCE(bigsum(CASE WHEN buyer = ? THEN delivered_wh END), '0') AS bought,
                       COALESCE(bigsum(CASE WHEN seller = ? THEN delivered_wh END), '0') AS sold
@@ -272,7 +275,7 @@ class Store:
             "from": start, "to": end, "readings": len(readings),
             "produced_wh": sum(produced), "consumed_wh": sum(consumed), "own_use_wh": own_use,
             "from_network_wh": sum(consumed) - own_use, "exported_wh": sum(produced) - own_use,
-            "soc_change_permille": soc[-1] - soc[0] if soc else None,
+            "soc_change_permille": sum(last[m] - first[m] for m in first) if readings else None,
             "bought_wh": int(trade["bought"]), "sold_wh": int(trade["sold"]),
             "allocation_steps": allocation["steps"], "local_wh": allocation["local_wh"],
             "complement_wh": allocation["complement_wh"],
