@@ -601,6 +601,12 @@ def checksum(address: str | None) -> str | None:
     return Web3.to_checksum_address(address) if address else None
 
 
+def community_now(store: Store) -> int:
+    """The community's present: the wall clock, or the chain's latest indexed block time when the chain
+    runs ahead of it (a development chain moved on, a validator's clock drifting)."""
+    return max(int(time.time()), store.chain_time() or 0)
+
+
 def time_range(store: Store, start: int | None, end: int | None, span: int = DAY) -> tuple[int, int]:
     """Default window: the last `span` seconds up to the latest reading (or now)."""
     end = end if end is not None else (store.latest_reading_time() or int(time.time()))
@@ -752,7 +758,7 @@ def create_app(
     @app.get("/api/governance/proposals", response_model=list[Proposal], tags=["public"])
     def proposals() -> list[dict]:
         """Governance proposals, newest first, with their tallies and state at the chain's time."""
-        now = max(int(time.time()), store.chain_time() or 0)
+        now = community_now(store)
         out = []
         for row in store.proposals():
             state, eta = proposal_state(row, now)
@@ -904,7 +910,7 @@ def create_app(
         end: Annotated[Time, Query(alias="to")] = None,
     ) -> list[dict]:
         """The caller's money per UTC day (default: the last 30 days up to now)."""
-        end = end if end is not None else int(time.time())
+        end = end if end is not None else community_now(store)
         start, end = time_range(store, start, end, span=30 * DAY)
         return [{**row, **{k: str(row[k]) for k in ("spent", "paid", "refunded", "fees", "earned")}}
                 for row in store.member_daily(session.address, start, end)]
@@ -1002,7 +1008,7 @@ def create_app(
     @app.get("/api/operator/members", response_model=list[MemberHealth], tags=["operators"], responses=ROLE_ONLY)
     def members(session: Operator) -> list[dict]:
         """Every member's meter health (last reading, silence) and allocation of the period."""
-        now = int(time.time())
+        now = community_now(store)
         latest = {m["meter_id"]: m for m in store.meters()}
         return [{**u, "active": bool(latest[u["meter_id"]]["active"]), "last_seen": latest[u["meter_id"]]["timestamp"],
                  "silent_s": None if latest[u["meter_id"]]["timestamp"] is None
@@ -1011,7 +1017,7 @@ def create_app(
     @app.get("/api/operator/purchases/open", response_model=OpenPurchasePage, tags=["operators"], responses=ROLE_ONLY)
     def open_purchases(session: Operator, limit: Limit = 50, offset: Offset = 0) -> OpenPurchasePage:
         """Open purchases, oldest first, with their age."""
-        total, rows = store.open_purchases(int(time.time()), limit, offset)
+        total, rows = store.open_purchases(community_now(store), limit, offset)
         return OpenPurchasePage(total=total, limit=limit, offset=offset, items=rows)
 
     @app.get("/api/operator/skips", response_model=SkipPage, tags=["operators"], responses=ROLE_ONLY)
@@ -1081,9 +1087,11 @@ def create_app(
         session: Viewer,
         start: Annotated[Time, Query(alias="from")] = None,
         end: Annotated[Time, Query(alias="to")] = None,
+        span: Annotated[int, Query(ge=300, le=366 * DAY, description="seconds before `to` when `from` is not given")] = DAY,
     ) -> dict:
-        """Where the caller's energy came from and went over [from, to] (default: the last day of readings)."""
-        start, end = time_range(store, start, end)
+        """Where the caller's energy came from and went over [from, to] (default: the `span` up to the latest
+        reading, so that a range follows the chain's clock, not the browser's)."""
+        start, end = time_range(store, start, end, span=span)
         return store.flows(session.address, start, end)
 
     def collective_file(name: str) -> Path:

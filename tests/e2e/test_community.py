@@ -90,8 +90,9 @@ def test_energy_not_delivered_by_expiry_is_refunded(community_run, start_time):
     its meter measures far less than was bought, and at expiry the contract charges only that."""
     run = community_run(start_time)
     ex, consumer, producer = run.community.exchange, run.consumer, run.producer
-    # purchases expire after 30 min: the household's own load alone cannot reach the 1 kWh bought
-    Transactor(run.community, dev_account(0)).transact(ex.functions.setTiming(1800, 300, 3600))
+    # purchases expire after 5 min, settled by the next 15-minute reading: the household's own load
+    # alone cannot reach the 1 kWh bought in that time (a whole half-hour of an evening peak can)
+    Transactor(run.community, dev_account(0)).transact(ex.functions.setTiming(300, 300, 3600))
     before = {a: run.balance(a) for a in (consumer.plan.address, producer.plan.address)}
     step_until(run, "BuyEnergy")
     (buy,) = run.events("BuyEnergy")

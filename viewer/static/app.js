@@ -301,8 +301,7 @@ const FLOWS = [["produced_wh", "Produced", "my PV production"], ["own_use_wh", "
 
 async function loadFlows() {
   const span = Number(document.getElementById("flowRange").value);
-  const to = Math.floor(Date.now() / 1000);
-  const flows = await api(`/api/me/flows?from=${Math.max(0, to - span)}&to=${to}`);
+  const flows = await api(`/api/me/flows?span=${span}`);  // up to the latest reading: the chain's clock
   const rows = FLOWS.map(([key, label, note]) => el("tr", { "data-flow": key }, td(label), td(kwh(flows[key]), "num"), td(note)));
   const soc = flows.soc_change_permille;
   rows.push(el("tr", { "data-flow": "soc_change_permille" }, td("Battery"), td(soc == null ? "–" : `${soc > 0 ? "+" : ""}${soc / 10} %`, "num"), td("state of charge change")));
