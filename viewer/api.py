@@ -976,6 +976,22 @@ def create_app(
         """Any member's latest statement (PMO)."""
         return statement_of(checksum(address))
 
+    @app.get("/api/me/statement/{kind}", tags=["members"], response_class=Response, responses={
+        200: {"content": {"text/html": {}, "application/pdf": {}},
+              "description": "the caller's latest statement as rendered at commit time, with its proof"},
+        **PRIVATE, **ERR_404})
+    def my_statement_document(session: Viewer, kind: Literal["html", "pdf"]) -> Response:
+        """The caller's latest committed statement as the member receives it (HTML or PDF, with its
+        verification reference): `daisee-collective commit` renders them next to the references."""
+        reference = reference_of(session.address)
+        name = reference.entry.member if reference is not None else ""
+        path = references.parent / "statements" / f"{name}.{kind}" if reference is not None else None
+        if path is None or "/" in name or name.startswith(".") or not path.is_file():
+            raise HTTPException(404, f"no committed {kind.upper()} statement for {session.address} yet")
+        media = "text/html; charset=utf-8" if kind == "html" else "application/pdf"
+        return Response(path.read_bytes(), media_type=media, headers={
+            "Content-Disposition": f'attachment; filename="statement-{reference.period}-v{reference.version}.{kind}"'})
+
     @app.get("/api/me/reference", response_model=Reference, tags=["members"], responses={**PRIVATE, **ERR_404})
     def my_reference(session: Viewer) -> Reference:
         """The caller's statement reference (leaf, salt, proof) of the latest committed period, for

@@ -173,6 +173,19 @@ def test_only_the_operator_reads_another_members_statement(statements_app, buyer
     assert statements_app.get(path, headers=operator_headers).json()["member"] == "meter-s"
 
 
+def test_a_member_downloads_its_own_rendered_statement(statements_app, buyer_headers, tmp_path):
+    rendered = tmp_path / "statements"  # `commit` renders next to references/: <out>/statements/<member>.*
+    (rendered / "meter-b.html").write_text("<html>meter-b statement</html>")
+    (rendered / "meter-s.pdf").write_bytes(b"%PDF-1.4 meter-s")
+    html = statements_app.get("/api/me/statement/html", headers=buyer_headers)
+    assert html.status_code == 200 and "meter-b statement" in html.text and html.headers["content-type"].startswith("text/html")
+    assert "attachment" in html.headers["content-disposition"]
+    pdf = statements_app.get("/api/me/statement/pdf", headers=buyer_headers)  # only the seller's PDF exists
+    assert pdf.status_code == 404 and "PDF" in pdf.json()["detail"]
+    assert statements_app.get("/api/me/statement/html").status_code == 401
+    assert statements_app.get("/api/me/statement/exe", headers=buyer_headers).status_code == 422
+
+
 def test_no_statement_is_a_clear_404(client, buyer_headers):
     reply = client.get("/api/me/statement", headers=buyer_headers)
     assert reply.status_code == 404 and "no statement" in reply.json()["detail"]

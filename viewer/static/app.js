@@ -399,13 +399,23 @@ async function loadStatement() {
     td(v.support), td(v.reason || "–"), td(v.block_number))) : [el("tr", {}, td("no vote yet"))]);
 }
 
-async function downloadCsv(event) {
-  event.preventDefault();
-  const reply = await fetch("/api/me/export.csv", { headers: { Authorization: `Bearer ${state.token}` } });
-  if (!reply.ok) return;
-  const link = el("a", { href: URL.createObjectURL(await reply.blob()), download: `daisee-${state.me.address}.csv` });
+async function download(path, name) {
+  const reply = await fetch(path, { headers: { Authorization: `Bearer ${state.token}` } });
+  if (!reply.ok) return false;
+  const link = el("a", { href: URL.createObjectURL(await reply.blob()), download: name });
   link.click();
   URL.revokeObjectURL(link.href);
+  return true;
+}
+
+async function downloadCsv(event) {
+  event.preventDefault();
+  await download("/api/me/export.csv", `daisee-${state.me.address}.csv`);
+}
+
+async function downloadStatement(kind) {
+  const hint = document.getElementById("statementHint");
+  if (!(await download(`/api/me/statement/${kind}`, `statement.${kind}`))) hint.textContent = `no committed ${kind.toUpperCase()} statement yet`;
 }
 
 // ---------------------------------------------------------------- sign-in (EIP-4361)
@@ -498,6 +508,8 @@ async function start() {
   document.getElementById("keysCsv").addEventListener("click", downloadKeys);
   document.getElementById("flowRange").addEventListener("change", () => loadFlows());
   document.getElementById("verifyProof").addEventListener("click", () => verifyStatement());
+  document.getElementById("statementHtml").addEventListener("click", () => downloadStatement("html"));
+  document.getElementById("statementPdf").addEventListener("click", () => downloadStatement("pdf"));
   document.getElementById("txPrev").addEventListener("click", () => { state.txOffset = Math.max(0, state.txOffset - PAGE); loadTables(); });
   document.getElementById("txNext").addEventListener("click", () => { state.txOffset += PAGE; loadTables(); });
   showFeed(await api("/api/feed?limit=30"));
