@@ -378,6 +378,12 @@ def error_decoder(*contracts: Contract):
     return decode
 
 
+# Gas above an estimate: a transaction mined a block later than estimated may write more. A membership
+# vote checkpoint keyed by the block's timestamp is a cheap update within the estimate's second and a
+# new slot (~22 k gas, two traces per mint or burn) a second later.
+ESTIMATE_MARGIN = 50_000
+
+
 class Transactor:
     """Signs and sends transactions for one key, keeping its own nonce so that several
     transactions can be in flight; reverts come back as ContractRevert with the error's name."""
@@ -402,7 +408,7 @@ class Transactor:
         params = self._params()
         try:
             if gas is None:
-                gas = int(fn.estimate_gas(params) * 1.2) + 10_000
+                gas = int(fn.estimate_gas(params) * 1.2) + ESTIMATE_MARGIN
         except Exception as exc:  # web3 wraps revert data in several exception types
             raise self._revert(exc) from exc
         return self._sign_and_send(fn.build_transaction({**params, "gas": gas, **self._fees()}))
