@@ -20,6 +20,7 @@ import pandas as pd
 
 from collective.curves import Curves
 from daisee.chain import ContractRevert
+from daisee.cli import chain_options, signer_options
 
 
 def write_wide_csv(curves: Curves, path: Path, tz: str = "Europe/Paris") -> Path:
@@ -257,23 +258,6 @@ def write_allocation(result, out: Path, precision: float, tz: str) -> None:
 
 # -- on chain: commit, settle, verify ------------------------------------------------------------------
 
-def chain_options(command):
-    """Where the chain is (the services' own settings: daisee.config.ChainSettings)."""
-    options = [
-        click.option("--rpc-url", default="http://127.0.0.1:8545", show_default=True, help="the node's JSON-RPC URL"),
-        click.option("--deployment", type=click.Path(dir_okay=False, path_type=Path),
-                     default=Path("deployments/local.json"), show_default=True, help="written by `ape run deploy`")]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def account_option(command):
-    return click.option("--account", "alias", required=True,
-                        help="keyfile alias (daisee-key import / ape accounts); its passphrase in "
-                             "APE_ACCOUNTS_<alias>_PASSPHRASE")(command)
-
-
 def open_community(rpc_url: str, deployment: Path):
     from daisee.chain import Community
     from daisee.config import ChainSettings
@@ -308,9 +292,9 @@ def rules_in_force(community, period: str) -> int:
               help="the rules version applied (default: the one CommunityRules holds in force for the period)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @chain_options
-@account_option
+@signer_options
 def commit_command(production_files, consumption_files, key, shares, max_rounds, step, tz, contracts_file, bill_dir,
-                   salts_file, rules_version, out, rpc_url, deployment, alias):
+                   salts_file, rules_version, out, rpc_url, deployment, alias, passphrase_file):
     """Commit a billed period on chain: its roots in the PeriodLedger, then roots.json, the trees' hashes,
     each member's reference file and its statement re-rendered with its proof in --out."""
     from collective import commit as c
@@ -326,7 +310,7 @@ def commit_command(production_files, consumption_files, key, shares, max_rounds,
     units_per_cent = 10 ** (community.token.functions.decimals().call() - 2)
     rules_version = rules_version or rules_in_force(community, billed.period)
     commitment = c.of_bill(billed, allocation, contracts, c.Salts(salts_file), units_per_cent, rules_version)
-    receipt = commit_period(community, Transactor(community, load_signer(alias)), commitment)
+    receipt = commit_period(community, Transactor(community, load_signer(alias, passphrase_file)), commitment)
     ledger = community.deployment.address_of("PeriodLedger")
     commitment.write(out, community.deployment.chain_id, ledger)
     references = {e.member: commitment.reference(e.member, community.deployment.chain_id, ledger)
@@ -343,8 +327,8 @@ def commit_command(production_files, consumption_files, key, shares, max_rounds,
 @main.command("settle")
 @click.argument("commitment_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @chain_options
-@account_option
-def settle_command(commitment_dir, rpc_url, deployment, alias):
+@signer_options
+def settle_command(commitment_dir, rpc_url, deployment, alias, passphrase_file):
     """Settle a committed period's local energy in tokens: collect each debit (members' allowances to the
     CollectiveSettlement contract), pay each credit; anyone may run it."""
     from collective.commit import read_references
@@ -354,7 +338,7 @@ def settle_command(commitment_dir, rpc_url, deployment, alias):
 
     period, version, items = read_references(commitment_dir)
     community = open_community(rpc_url, deployment)
-    report = settle(community, Transactor(community, load_signer(alias)), period, version, items)
+    report = settle(community, Transactor(community, load_signer(alias, passphrase_file)), period, version, items)
     collected, paid = pot(community, period, version)
     click.echo(f"period {period} version {version}: {len(report.collected)} debits collected, "
                f"{len(report.paid)} credits paid; {collected:,} collected, {paid:,} paid (token base units)")

@@ -101,3 +101,24 @@ def list_keys() -> None:
         except (ValueError, KeyError) as exc:
             address = f"unreadable ({type(exc).__name__})"
         click.echo(f"{alias}  {address}  {path}")
+
+
+def chain_options(fn):
+    """--rpc-url and --deployment, defaulting as the services' ChainSettings (env DAISEE_CHAIN_*)."""
+    from daisee.config import ChainSettings
+
+    fn = click.option("--rpc-url", envvar="DAISEE_CHAIN_RPC_URL", default=ChainSettings().rpc_url,
+                      show_default=True, help="the chain's JSON-RPC endpoint")(fn)
+    fn = click.option("--deployment", envvar="DAISEE_CHAIN_DEPLOYMENT", type=click.Path(path_type=Path, dir_okay=False),
+                      default=ChainSettings().deployment, show_default=True,
+                      help="deployment file written by `ape run deploy`")(fn)
+    return fn
+
+
+def signer_options(fn):
+    """--account (a keyfile alias) and --passphrase-file: what `daisee.keys.load_signer` takes."""
+    fn = click.option("--passphrase-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+                      help="chmod-600 file with the keyfile's passphrase (else APE_ACCOUNTS_<alias>_PASSPHRASE)")(fn)
+    fn = click.option("--account", "alias", required=True, help="ape account alias of the signer (daisee-key list)")(fn)
+    return fn
+

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from daisee.chain import Community, ContractRevert
-from daisee.cli import service_group
+from daisee.cli import chain_options, service_group, signer_options
 from daisee.config import ChainSettings
 from governance import proposals as p
 from governance.contracts import Governance
@@ -33,22 +33,6 @@ def _clear_errors(fn):
             raise click.ClickException(f"cannot reach the node: {exc}") from None
 
     return wrapper
-
-
-def chain_options(fn):
-    fn = click.option("--rpc-url", envvar="DAISEE_GOVERNANCE_RPC_URL", default=ChainSettings().rpc_url,
-                      show_default=True, help="the chain's JSON-RPC endpoint")(fn)
-    fn = click.option("--deployment", envvar="DAISEE_GOVERNANCE_DEPLOYMENT", type=click.Path(path_type=Path),
-                      default=ChainSettings().deployment, show_default=True,
-                      help="deployment file written by `ape run deploy`")(fn)
-    return fn
-
-
-def signer_options(fn):
-    fn = click.option("--passphrase-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-                      help="chmod-600 file with the keyfile's passphrase (else APE_ACCOUNTS_<alias>_PASSPHRASE)")(fn)
-    fn = click.option("--account", "alias", required=True, help="ape account alias of the signer (daisee-key list)")(fn)
-    return fn
 
 
 def _open(rpc_url: str, deployment: Path) -> Governance:
